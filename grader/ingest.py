@@ -1,0 +1,541 @@
+"""Turn a folder of submissions into one normalised workspace per student, safely.
+
+Every entry of the submissions folder is one submission: a folder, a ``.zip``, or a
+single file named after a required student file (``alice_lm.py`` for ``lm.py``).
+:func:`discover_submissions` lists them; :func:`prepare_workspace` copies or extracts
+one into its own folder, where the required files sit at the top.
+
+Submissions are hostile input. Nothing here follows a symbolic link or trusts a zip
+header: member names are checked before anything is written (no absolute paths,
+``..``, drive letters, backslash tricks, links, duplicates or control characters),
+sizes are checked from the headers *and* counted while streaming, and a failure
+leaves the destination empty. Errors are :class:`~grader.errors.SubmissionError`
+subclasses that name the archive member, so they become that student's result.
+
+Work happens in a hidden staging folder beside ``dest``; only the chosen root is
+moved into ``dest`` at the end, so ``Workspace.root`` is always ``dest``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import unicodedata
+import zipfile
+import zlib
+from struct import error as struct_error
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator, Sequence
+
+from grader.errors import BadArchiveError, SubmissionsFolderError, UnsafeArchiveError
+
+_KIND_ORDER = {"folder": 0, "zip": 1, "file": 2}  # who keeps the bare id on a collision
+_SKIPPED_ENTRIES = {"__MACOSX"}
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                     *(f"LPT{i}" for i in range(10))}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CHUNK = 64 * 1024
+_MAX_ID_LENGTH = 200
+_END_RECORD = getattr(zipfile, "_EndRecData", None)  # see _check_central_directory
+
+
+@dataclass(frozen=True)
+class SubmissionSource:
+    """One entry of the submissions folder and the student it belongs to."""
+
+    student_id: str
+    path: Path
+    kind: str  # "folder" | "zip" | "file"
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """How much one submission may hold. ``max_files`` counts every entry (files and folders)."""
+
+    max_files: int = 2000
+    max_total_bytes: int = 200 * 1024 * 1024
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_compression_ratio: float = 200.0  # zip bomb guard, per member
+    # Smaller members are exempt from the ratio guard: a 10 KB blank file compresses
+    # 300:1 and is harmless; the size limits still bound them.
+    ratio_exempt_bytes: int = 1024 * 1024
+
+
+@dataclass
+class Workspace:
+    """A student's files, flattened so the required files sit at the top of ``root``."""
+
+    student_id: str
+    root: Path
+    files: dict[str, str]  # relative POSIX path -> sha256 hex
+    missing_files: list[str]
+    content_hash: str
+    notes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------- discovery
+
+
+def discover_submissions(folder: Path, student_files: Sequence[str]) -> list[SubmissionSource]:
+    """List one submission per entry of ``folder``, sorted by ``student_id``.
+
+    Hidden entries, ``__MACOSX``, symbolic links and loose files that are not named
+    after a student file are skipped (see :func:`ignored_entries`). Ids are sanitised
+    to ``[A-Za-z0-9._@+-]``. When two entries give the same id, the one ranked first
+    (folder, then zip, then single file, then by entry name) keeps it and the others
+    get ``~<kind>`` (``alice~zip``), then ``~<kind>2``, ``~<kind>3``...; ``~`` never
+    occurs in a sanitised id, so a suffixed id cannot clash with a real one.
+    """
+    found: list[tuple[str, str, Path]] = []
+    for entry in _list_entries(folder):
+        classified = _classify(entry, student_files)
+        if classified is not None:
+            kind, raw_id = classified
+            found.append((sanitise_student_id(raw_id), kind, entry))
+    found.sort(key=lambda item: (item[0], _KIND_ORDER[item[1]], item[2].name))
+    taken: set[str] = set()
+    sources = []
+    for student_id, kind, entry in found:
+        unique, n = student_id, 1
+        while unique in taken:
+            n += 1
+            unique = f"{student_id}~{kind}" if n == 2 else f"{student_id}~{kind}{n - 1}"
+        taken.add(unique)
+        sources.append(SubmissionSource(unique, entry, kind))
+    return sorted(sources, key=lambda s: s.student_id)
+
+
+def ignored_entries(folder: Path, student_files: Sequence[str]) -> list[Path]:
+    """Entries of ``folder`` that are not submissions (loose files, links), sorted by name.
+
+    Hidden entries and ``__MACOSX`` are left out: they are noise, not mistakes.
+    """
+    return [e for e in _list_entries(folder) if _classify(e, student_files) is None]
+
+
+def sanitise_student_id(raw: str) -> str:
+    """Make ``raw`` a safe, non-empty folder name: accents folded, others -> ``_``."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", raw) if not unicodedata.combining(c))
+    clean = _UNSAFE_ID_CHARS.sub("_", folded)[:_MAX_ID_LENGTH]
+    if not clean.strip("."):  # "", ".", "..": never a usable folder name
+        clean = "_" * max(1, len(clean))
+    if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
+        clean = "_" + clean
+    return clean
+
+
+def _list_entries(folder: Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.exists():
+        raise SubmissionsFolderError(f"submissions folder {folder} does not exist")
+    if not folder.is_dir():
+        raise SubmissionsFolderError(f"submissions folder {folder} is not a folder")
+    try:
+        with os.scandir(folder) as it:
+            names = [e.name for e in it]
+    except OSError as exc:
+        raise SubmissionsFolderError(
+            f"cannot read submissions folder {folder}: {exc.strerror or exc}") from exc
+    keep = [n for n in names if not n.startswith(".") and n not in _SKIPPED_ENTRIES]
+    return [folder / n for n in sorted(keep)]
+
+
+def _classify(entry: Path, student_files: Sequence[str]) -> tuple[str, str] | None:
+    """``(kind, raw id)`` for a submission entry, ``None`` for one to ignore."""
+    if entry.is_symlink():
+        return None
+    if entry.is_dir():
+        return "folder", entry.name
+    if not entry.is_file():
+        return None
+    if entry.name.lower().endswith(".zip") and len(entry.name) > 4:
+        return "zip", entry.name[:-4]
+    match = _match_student_file(entry.name, student_files)
+    return ("file", match[0]) if match else None
+
+
+def _match_student_file(name: str, student_files: Sequence[str]) -> tuple[str, str] | None:
+    """``(raw id, student file)`` when ``name`` is a student file, maybe prefixed.
+
+    ``alice_lm.py`` and ``alice-lm.py`` -> ``("alice", "lm.py")``; ``lm.py`` ->
+    ``("lm", "lm.py")``. A prefix must end in ``_`` or ``-`` (``xlm.py`` is not
+    ``lm.py``). The longest matching student file name wins.
+    """
+    for wanted in sorted(student_files, key=lambda f: -len(PurePosixPath(f).name)):
+        base = PurePosixPath(wanted).name
+        if name == base:
+            return PurePosixPath(base).stem or base, wanted
+        if name.endswith(base) and name[-len(base) - 1] in "_-":
+            prefix = name[: -len(base)].rstrip("_-")
+            return prefix or PurePosixPath(base).stem or base, wanted
+    return None
+
+
+# ----------------------------------------------------------------- workspaces
+
+
+def prepare_workspace(source: SubmissionSource, dest: Path, student_files: Sequence[str],
+                      limits: IngestLimits = IngestLimits()) -> Workspace:
+    """Copy, extract or rename ``source`` into ``dest`` (created; must be empty).
+
+    If a required file is not at the top but one sub-folder holds more of them than
+    the top does (a zip with a ``hw3/`` folder), that sub-folder becomes the root.
+    ``__pycache__``, ``.pyc``, ``.DS_Store``, ``._*`` and ``__MACOSX`` are dropped.
+    Raises :class:`UnsafeArchiveError` or :class:`BadArchiveError`; ``dest`` is then
+    left empty.
+    """
+    dest = Path(dest)
+    if source.path.is_symlink():
+        raise UnsafeArchiveError(f"{source.path.name}: is a symbolic link (never followed)")
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise FileExistsError(f"workspace folder {dest} is not empty")
+    staging = Path(tempfile.mkdtemp(prefix=".ingest-", dir=dest.parent))
+    try:
+        tree = staging / "tree"
+        tree.mkdir()
+        stager = _Stager(tree, limits, source.path.name)
+        _stage(source, stager, student_files)
+        subdir = _choose_root(stager.files, student_files, stager.notes)
+        for child in (tree / subdir).iterdir():
+            shutil.move(str(child), str(dest / child.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    prefix = f"{subdir}/" if subdir else ""
+    files = {rel[len(prefix):]: digest for rel, digest in sorted(stager.files.items())
+             if rel.startswith(prefix)}
+    missing = [f for f in student_files if PurePosixPath(f).as_posix() not in files]
+    _note_case_mismatches(missing, files, stager.notes)
+    return Workspace(source.student_id, dest, files, missing, _hash_entries(files),
+                     stager.notes + _junk_notes(stager.junk))
+
+
+def _stage(source: SubmissionSource, stager: _Stager, student_files: Sequence[str]) -> None:
+    """Write the submission's files into the staging tree, whatever its kind."""
+    if source.kind == "zip":
+        _extract_zip(source.path, stager)
+    elif source.kind == "folder":
+        _copy_folder(source.path, stager)
+    elif source.kind == "file":
+        match = _match_student_file(source.path.name, student_files)
+        target = match[1] if match else source.path.name
+        stager.count_entry(source.path.name)
+        if not stager.copy_file(source.path, PurePosixPath(target).parts):
+            raise BadArchiveError(f"{source.path.name}: not a regular file")
+        if target != source.path.name:
+            stager.notes.append(f"renamed {source.path.name} to {target}")
+    else:
+        raise ValueError(f"unknown submission kind {source.kind!r}")
+
+
+def hash_tree(root: Path) -> str:
+    """sha256 over the sorted (relative path, file sha256) of the regular files under ``root``.
+
+    Links and empty folders do not count; paths are POSIX and NFC-normalised, so the
+    hash is the same across runs, machines and packagings (zip or folder).
+    """
+    files = {}
+    for path in _walk_regular_files(Path(root)):
+        with open(path, "rb") as handle:
+            files[path.relative_to(root).as_posix()] = _sha256_stream(handle)
+    return _hash_entries(files)
+
+
+def _hash_entries(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for rel, file_hash in sorted((unicodedata.normalize("NFC", r), h) for r, h in files.items()):
+        digest.update(rel.encode("utf-8") + b"\0" + file_hash.encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+def _sha256_stream(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _walk_regular_files(root: Path) -> Iterator[Path]:
+    with os.scandir(root) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk_regular_files(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                yield Path(entry.path)
+
+
+def _choose_root(files: dict[str, str], student_files: Sequence[str], notes: list[str]) -> str:
+    """The sub-folder (``""`` for the top) holding the most required files."""
+    wanted = [PurePosixPath(f).as_posix() for f in student_files]
+    at_top = sum(f in files for f in wanted)
+    if not wanted or at_top == len(wanted):
+        return ""
+    counts: Counter[str] = Counter()
+    for rel in files:
+        for name in wanted:
+            if rel.endswith("/" + name):
+                counts[rel[: -len(name) - 1]] += 1
+    best = max(counts.values(), default=0)
+    winners = sorted(d for d, n in counts.items() if n == best)
+    if best <= at_top:
+        return ""
+    if len(winners) > 1:
+        notes.append("required files found in several sub-folders ("
+                     + ", ".join(f"{d}/" for d in winners) + "); used none of them")
+        return ""
+    root = winners[0]
+    found = ", ".join(n for n in wanted if f"{root}/{n}" in files)
+    notes.append(f"found {found} in sub-folder {root}/; used it as the workspace root")
+    outside = sum(not rel.startswith(root + "/") for rel in files)
+    if outside:
+        notes.append(f"ignored {outside} file{'s' * (outside != 1)} outside {root}/")
+    return root
+
+
+def _note_case_mismatches(missing: list[str], files: dict[str, str], notes: list[str]) -> None:
+    by_lower = {rel.lower(): rel for rel in files}
+    for name in missing:
+        if name.lower() in by_lower:
+            notes.append(f"found {by_lower[name.lower()]} but expected {name} (names are case-sensitive)")
+
+
+def _junk_kind(parts: Sequence[str]) -> str | None:
+    if "__MACOSX" in parts or parts[-1].startswith("._"):
+        return "__MACOSX"
+    if "__pycache__" in parts:
+        return "__pycache__"
+    if parts[-1] == ".DS_Store":
+        return ".DS_Store"
+    return ".pyc" if parts[-1].endswith(".pyc") else None
+
+
+def _junk_notes(junk: Counter[str]) -> list[str]:
+    return [f"ignored {n} {kind} file{'s' * (n != 1)}" for kind, n in sorted(junk.items())]
+
+
+def _check_name(name: str, label: str) -> None:
+    """Reject names that no sane workspace holds: control characters, undecodable bytes."""
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise UnsafeArchiveError(f"{label}: name {name!r} contains control characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafeArchiveError(f"{label}: name {name!r} is not valid UTF-8") from None
+
+
+class _Stager:
+    """Writes regular files under ``tree`` within the limits, hashing as it streams."""
+
+    def __init__(self, tree: Path, limits: IngestLimits, label: str) -> None:
+        self.tree, self.limits, self.label = tree, limits, label
+        self.entries = 0
+        self.total_bytes = 0
+        self.files: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.junk: Counter[str] = Counter()
+
+    def count_entry(self, name: str) -> None:
+        self.entries += 1
+        if self.entries > self.limits.max_files:
+            raise UnsafeArchiveError(f"{self.label}: more than {self.limits.max_files} "
+                                     f"files and folders (at {name!r})")
+
+    def write(self, stream: BinaryIO, parts: Sequence[str], name: str) -> None:
+        """Stream ``stream`` to ``tree/parts``, stopping before any limit is passed."""
+        target = self.tree.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(os.open(target, flags, 0o644), "wb") as out:
+            for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                size += len(chunk)
+                if size > self.limits.max_file_bytes:
+                    raise UnsafeArchiveError(f"{self.label}: {name!r} is larger than "
+                                             f"{self.limits.max_file_bytes} bytes")
+                if self.total_bytes + size > self.limits.max_total_bytes:
+                    raise UnsafeArchiveError(f"{self.label}: files exceed "
+                                             f"{self.limits.max_total_bytes} bytes in all (at {name!r})")
+                out.write(chunk)
+                digest.update(chunk)
+        self.total_bytes += size
+        self.files["/".join(parts)] = digest.hexdigest()
+
+    def copy_file(self, path: Path, parts: Sequence[str]) -> bool:
+        """Copy a regular file without following links; ``False`` if it is not one."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:
+            if os.path.islink(path):
+                return False
+            raise BadArchiveError(f"{self.label}: cannot read {path.name!r}: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            self.write(handle, parts, "/".join(parts))
+        return True
+
+
+# ----------------------------------------------------------------- folders
+
+
+def _copy_folder(folder: Path, stager: _Stager, parts: tuple[str, ...] = ()) -> None:
+    """Copy regular files and folders; links and special files are skipped with a note."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise BadArchiveError(f"{stager.label}: cannot read folder {folder.name!r}: {exc.strerror}") from exc
+    for entry in entries:
+        rel = parts + (entry.name,)
+        shown = "/".join(rel)
+        _check_name(entry.name, stager.label)
+        stager.count_entry(shown)
+        if entry.is_symlink():
+            stager.notes.append(f"skipped symbolic link {shown} (links are never followed)")
+        elif entry.is_dir(follow_symlinks=False):
+            _copy_folder(Path(entry.path), stager, rel)
+        elif (kind := _junk_kind(rel)) is not None:
+            stager.junk[kind] += 1
+        elif not stager.copy_file(Path(entry.path), rel):
+            stager.notes.append(f"skipped {shown}: not a regular file")
+
+
+# ----------------------------------------------------------------- zips
+
+
+def _extract_zip(archive: Path, stager: _Stager) -> None:
+    """Check every member of ``archive`` first, then stream the wanted ones out."""
+    label = archive.name
+    try:
+        handle = os.fdopen(os.open(archive, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+    except OSError as exc:
+        raise BadArchiveError(f"{label}: cannot read the archive: {exc.strerror}") from exc
+    with handle:
+        _check_central_directory(handle, label, stager.limits)
+        try:
+            with zipfile.ZipFile(handle) as zf:
+                plan = _plan_members(zf, stager)
+                for info, parts in plan:
+                    with zf.open(info) as member:
+                        stager.write(member, parts, "/".join(parts))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            handle.seek(0)
+            if handle.read(4) != b"PK\x03\x04":
+                raise BadArchiveError(f"{label}: not a zip archive") from exc
+            raise BadArchiveError(f"{label}: truncated or damaged zip archive ({exc})") from exc
+        except OSError as exc:  # e.g. a member name too long for this file system
+            raise BadArchiveError(f"{label}: cannot extract: {exc}") from exc
+
+
+def _check_central_directory(handle: BinaryIO, label: str, limits: IngestLimits) -> None:
+    """Refuse a central directory too big for ``max_files`` before zipfile parses all of it.
+
+    zipfile builds one object per entry, so a crafted directory of millions of entries
+    would exhaust memory first. ``_EndRecData`` is private but unchanged since Python 2;
+    without it the member count is still checked after parsing.
+    """
+    try:
+        end = _END_RECORD(handle) if _END_RECORD else None
+    except (OSError, ValueError, struct_error):
+        end = None
+    if end and end[4] > limits.max_files:
+        raise UnsafeArchiveError(f"{label}: {end[4]} members, more than {limits.max_files}")
+    if end and end[5] > limits.max_files * 1024:  # 1 KiB per entry: generous for real names
+        raise UnsafeArchiveError(f"{label}: a central directory of {end[5]} bytes is too big "
+                                 f"for {limits.max_files} members")
+    handle.seek(0)
+
+
+def _plan_members(zf: zipfile.ZipFile, stager: _Stager) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+    """Validate every member; return the (member, path parts) of the files to write."""
+    label, limits = stager.label, stager.limits
+    infos = zf.infolist()
+    if len(infos) > limits.max_files:
+        raise UnsafeArchiveError(f"{label}: {len(infos)} members, more than {limits.max_files}")
+    seen: dict[str, str] = {}
+    dirs: set[tuple[str, ...]] = set()
+    plan = []
+    total = 0
+    for info in infos:
+        name = _member_name(info)
+        parts = _safe_parts(name, label)
+        file_type = _member_type(info, name, label)
+        dirs.update(parts[:i] for i in range(1, len(parts)))
+        if name.replace("\\", "/").endswith("/") or file_type == stat.S_IFDIR:
+            dirs.add(parts)
+            continue
+        if not parts:
+            raise UnsafeArchiveError(f"{label}: member {name!r} has an empty name")
+        # Case and Unicode-normalisation variants would overwrite each other on macOS and Windows.
+        key = unicodedata.normalize("NFC", "/".join(parts)).casefold()
+        if key in seen:
+            raise UnsafeArchiveError(f"{label}: duplicate member {name!r} (also {seen[key]!r})")
+        seen[key] = name
+        _check_member_size(info, name, label, limits)
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise UnsafeArchiveError(f"{label}: members exceed {limits.max_total_bytes} bytes in all "
+                                     f"(at {name!r})")
+        if (kind := _junk_kind(parts)) is not None:
+            stager.junk[kind] += 1
+        else:
+            plan.append((info, parts))
+    clash = dirs & {parts for _, parts in plan}
+    if clash:
+        raise UnsafeArchiveError(f"{label}: {'/'.join(min(clash))!r} is both a file and a folder")
+    return plan
+
+
+def _member_type(info: zipfile.ZipInfo, name: str, label: str) -> int:
+    """The member's ``S_IFMT`` bits (0 when unset); links, devices and encryption are refused."""
+    file_type = stat.S_IFMT(info.external_attr >> 16)
+    if file_type == stat.S_IFLNK:
+        raise UnsafeArchiveError(f"{label}: member {name!r} is a symbolic link")
+    if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise UnsafeArchiveError(f"{label}: member {name!r} is a special file")
+    if info.flag_bits & 0x1:
+        raise BadArchiveError(f"{label}: member {name!r} is encrypted")
+    return file_type
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name; UTF-8 bytes stored without the UTF-8 flag are read as UTF-8."""
+    name = info.orig_filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def _safe_parts(name: str, label: str) -> tuple[str, ...]:
+    """Path components of a member name, or :class:`UnsafeArchiveError` if it could escape."""
+    _check_name(name, label)
+    unified = name.replace("\\", "/")
+    if unified.startswith("/") or _DRIVE.match(unified):
+        raise UnsafeArchiveError(f"{label}: member {name!r} has an absolute path")
+    parts = tuple(p for p in unified.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise UnsafeArchiveError(f"{label}: member {name!r} points outside the archive ('..')")
+    if any(_DRIVE.match(p) for p in parts):
+        raise UnsafeArchiveError(f"{label}: member {name!r} holds a drive letter")
+    return parts
+
+
+def _check_member_size(info: zipfile.ZipInfo, name: str, label: str, limits: IngestLimits) -> None:
+    if info.file_size > limits.ratio_exempt_bytes:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_compression_ratio:
+            raise UnsafeArchiveError(f"{label}: member {name!r} expands {ratio:.0f}:1 "
+                                     f"(more than {limits.max_compression_ratio:g}:1; a zip bomb?)")
+    if info.file_size > limits.max_file_bytes:
+        raise UnsafeArchiveError(f"{label}: member {name!r} is {info.file_size} bytes, more than "
+                                 f"{limits.max_file_bytes}")

@@ -1,0 +1,152 @@
+"""The test plan of an assignment: every test, its points, name and visibility.
+
+Collected once, in the grader, before any submission runs: a test file that
+does not import, a test without ``@points``, or an unknown visibility is an
+instructor error reported before grading starts. Legacy files are read with
+``ast`` (they import student modules, so the grader must not import them).
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.config import VISIBILITIES, Assignment
+from grader.errors import AssignmentConfigError
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    id: str            # pytest node id relative to the assignment folder
+    name: str          # shown to students
+    points: float
+    visibility: str
+    computed_in: str = "grader"
+
+
+def pytest_base_args(assignment: Assignment, ini_path: Path) -> list[str]:
+    """Arguments shared by every in-process pytest run over an assignment's tests."""
+    return [
+        "-c", str(ini_path),
+        "--rootdir", str(assignment.root),
+        "--import-mode=importlib",
+        "-p", "no:cacheprovider",
+        "-p", "no:randomly",
+        "-p", "no:warnings",
+        "-q", "--no-header", "-rN",
+    ]
+
+
+def write_pytest_ini(directory: Path) -> Path:
+    """An empty pytest config, so the grader's own repository settings never apply."""
+    path = directory / "grader-pytest.ini"
+    path.write_text("[pytest]\nmarkers =\n    points(value, name, visibility): points of a graded test\n", encoding="utf-8")
+    return path
+
+
+class _Collector:
+    def __init__(self, assignment: Assignment) -> None:
+        self.assignment = assignment
+        self.items: list[pytest.Item] = []
+        self.errors: list[str] = []
+
+    def pytest_collection_modifyitems(self, items) -> None:
+        self.items = list(items)
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.errors.append(f"{report.nodeid or 'collection'}:\n{report.longreprtext[-2000:]}")
+
+
+def planned_test(item: pytest.Item, assignment: Assignment, default_visibility: str) -> PlannedTest:
+    """Read the ``points`` marker of one collected item."""
+    marker = item.get_closest_marker("points")
+    file_rel = Path(str(item.path)).resolve().relative_to(assignment.root).as_posix()
+    if marker is None or not marker.args:
+        raise AssignmentConfigError(
+            assignment.root / file_rel, item.name, "test has no points: decorate it with @points(N) from grader.testing"
+        )
+    visibility = marker.kwargs.get("visibility") or default_visibility
+    if visibility not in VISIBILITIES:
+        raise AssignmentConfigError(assignment.root / file_rel, item.name, f"visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+    name = marker.kwargs.get("name") or _first_doc_line(item) or item.name.removeprefix("test_").replace("_", " ")
+    if "[" in item.name and marker.kwargs.get("name"):
+        name = f"{name} [{item.name.split('[', 1)[1]}"
+    return PlannedTest(id=f"{file_rel}::{item.nodeid.split('::', 1)[1]}", name=name, points=float(marker.args[0]), visibility=visibility)
+
+
+def _first_doc_line(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def collect_plan(assignment: Assignment, work_dir: Path) -> list[PlannedTest]:
+    """Collect the trusted tests (in this process) and the legacy tests (by parsing)."""
+    plan: list[PlannedTest] = []
+    default_visibility = {path: visibility for path, visibility in assignment.test_files()}
+    if default_visibility:
+        collector = _Collector(assignment)
+        args = pytest_base_args(assignment, write_pytest_ini(work_dir)) + ["--collect-only"]
+        args += [str(assignment.root / path) for path in default_visibility]
+        with contextlib.redirect_stdout(io.StringIO()) as captured:
+            exit_code = pytest.main(args, plugins=[collector])
+        forget_modules_under(assignment.root)
+        if collector.errors or exit_code not in (0, 5):
+            detail = "\n".join(collector.errors) or captured.getvalue()[-2000:]
+            raise AssignmentConfigError(assignment.root, "tests", f"the test files could not be collected:\n{detail}")
+        for item in collector.items:
+            relative = Path(str(item.path)).resolve().relative_to(assignment.root).as_posix()
+            plan.append(planned_test(item, assignment, default_visibility.get(relative, "public")))
+    if assignment.legacy is not None:
+        plan.extend(legacy_plan(assignment))
+    if not plan:
+        raise AssignmentConfigError(assignment.config_path, "tests", "the test files hold no tests")
+    ids = [test.id for test in plan]
+    duplicates = sorted({test_id for test_id in ids if ids.count(test_id) > 1})
+    if duplicates:
+        raise AssignmentConfigError(assignment.config_path, "tests", f"duplicate test ids: {', '.join(duplicates)}")
+    return plan
+
+
+def legacy_plan(assignment: Assignment) -> list[PlannedTest]:
+    """The tests of a legacy file: its ``test_*`` functions and ``Test*`` class methods."""
+    suite = assignment.legacy
+    assert suite is not None
+    path = assignment.root / suite.file
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as error:
+        raise AssignmentConfigError(path, None, f"not valid Python: line {error.lineno}: {error.msg}") from None
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            names.append(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            names.extend(f"{node.name}::{child.name}" for child in node.body
+                         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and child.name.startswith("test"))
+    unknown = sorted(set(suite.points) - set(names) - {name.split("::")[-1] for name in names})
+    if unknown:
+        raise AssignmentConfigError(assignment.config_path, f"legacy.points.{unknown[0]}", f"no such test in {suite.file}")
+    return [
+        PlannedTest(
+            id=f"{suite.file}::{name}",
+            name=name.split("::")[-1].removeprefix("test_").replace("_", " "),
+            points=suite.points.get(name, suite.points.get(name.split("::")[-1], suite.default_points)),
+            visibility=suite.visibility,
+            computed_in="sandbox",
+        )
+        for name in names
+    ]
+
+
+def forget_modules_under(root: Path) -> None:
+    """Drop test modules imported from ``root`` so the next run imports them afresh."""
+    prefix = str(root)
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(prefix):
+            del sys.modules[name]
