@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -52,6 +53,12 @@ from grader.errors import AssignmentConfigError
 CONFIG_NAME = "assignment.toml"
 VISIBILITIES = ("public", "hidden", "after_due_date")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# Every key a table may hold, checked before any key is read: a typo such as
+# ``studnet_files`` is reported as an unknown key, not as a missing ``student_files``.
+_TOP_KEYS = ("assignment", "limits", "tests", "legacy")
+_ASSIGNMENT_KEYS = ("name", "title", "version", "student_files", "support_files", "allowed_packages",
+                    "solution", "starter", "due", "seed_salt")
+_LEGACY_KEYS = ("file", "points", "default_points", "visibility")
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,13 @@ def _expand(path: Path) -> list[Path]:
 class _Reader:
     """Typed access to one TOML table, with errors that name the key."""
 
-    def __init__(self, path: Path, table: dict, prefix: str) -> None:
+    def __init__(self, path: Path, table: dict, prefix: str, known: tuple[str, ...] = ()) -> None:
         self.path = path
         self.table = table
         self.prefix = prefix
-        self.used: set[str] = set()
+        self.used: set[str] = set(known)
+        if known:
+            self.reject_unknown()
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -157,6 +166,8 @@ class _Reader:
 
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
         value = self.get(name, (int, float), default, "a number")
+        if not math.isfinite(value):
+            raise self.fail(name, f"expected a finite number, got {value!r}")
         if value <= minimum:
             raise self.fail(name, f"expected a number greater than {minimum:g}, got {value!r}")
         return value
@@ -200,8 +211,8 @@ def load_assignment(path: str | Path) -> Assignment:
     except (OSError, UnicodeDecodeError) as error:
         raise AssignmentConfigError(config_path, None, f"cannot be read: {error}") from None
 
-    top = _Reader(config_path, data, "")
-    section = _Reader(config_path, top.get("assignment", dict, what="an [assignment] table"), "assignment")
+    top = _Reader(config_path, data, "", _TOP_KEYS)
+    section = _Reader(config_path, top.get("assignment", dict, what="an [assignment] table"), "assignment", _ASSIGNMENT_KEYS)
     limits_table = _Reader(config_path, top.get("limits", dict, {}, "a [limits] table"), "limits")
     tests_table = _Reader(config_path, top.get("tests", dict, {}, "a [tests] table"), "tests")
     legacy_table = top.get("legacy", dict, None, "a [legacy] table")
@@ -306,7 +317,7 @@ def _limits(reader: _Reader) -> Limits:
 def _legacy(path: Path, table: dict | None, root: Path) -> LegacySuite | None:
     if table is None:
         return None
-    reader = _Reader(path, table, "legacy")
+    reader = _Reader(path, table, "legacy", _LEGACY_KEYS)
     file = reader.get("file", str, what="the path of the test file, e.g. \"test_all.py\"")
     _check_exists(reader, "file", root, file)
     points = reader.get("points", dict, {}, "a table of test name = points")

@@ -97,7 +97,7 @@ def array_to_npy(array: np.ndarray) -> bytes:
     if array.dtype.hasobject:
         raise ProtocolError(f"arrays of dtype {array.dtype} (Python objects) cannot cross the sandbox boundary")
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return buffer.getvalue()
 
 

@@ -37,6 +37,6 @@ class _ChannelReporter:
 def run_legacy_tests(sock: socket.socket, test_file: Path, extra_args: list[str]) -> None:
     import pytest
 
-    args = [str(test_file), "--rootdir", str(Path.cwd()), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-o", "addopts=", *extra_args]
+    args = [str(test_file), "--rootdir", str(Path.cwd()), "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-o", "addopts=", *extra_args]
     pytest.main(args, plugins=[_ChannelReporter(sock)])
     return None
