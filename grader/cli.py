@@ -32,7 +32,7 @@ class GraderGroup(click.Group):
             raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="grader", cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="grader")
 def main() -> None:
     """Grade neural-language-model assignments: sandboxed student code, trusted verdicts.

@@ -23,12 +23,6 @@ class BatchProgress:
         self._task = None
 
     def __enter__(self) -> "BatchProgress":
-        if self.enabled:
-            self._progress = Progress(
-                TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-            )
-            self._progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -36,8 +30,14 @@ class BatchProgress:
             self._progress.__exit__(*exc)
 
     def start(self, todo: int, reused: int) -> None:
-        if self._progress is None:
+        """Called once the batch is validated, so instructor errors print without a bar."""
+        if not self.enabled:
             return
+        self._progress = Progress(
+            TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+        )
+        self._progress.__enter__()
         if reused:
             self._progress.console.print(f"{reused} submission(s) already graded and unchanged: kept (use --regrade to grade again)")
         self._task = self._progress.add_task("grading", total=todo, last="")

@@ -402,11 +402,7 @@ class Kit:
     def forward(self, kind: str, cell, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple:
         """One step of the student's cell as arrays: ``(h_next,)`` or ``(h_next, c_next)``."""
         if kind == "LSTMCell":
-            got = cell(self.tensor(x), (self.tensor(state[0]), self.tensor(state[1])))
-            assert_type(got, (tuple, list), "LSTMCell.forward(x, (h, c)) must return the pair (h_next, c_next)")
-            if len(got) != 2:
-                raise StudentFailure(f"LSTMCell.forward(x, (h, c)) should return a pair (h_next, c_next); it returned {len(got)} values")
-            return tuple(got)
+            return lstm_pair(cell(self.tensor(x), (self.tensor(state[0]), self.tensor(state[1]))))
         return (cell(self.tensor(x), self.tensor(state[0])),)
 
     def check_step(self, kind: str, x, state, got, want, weights: dict, label: str, nonlinearity: str = "tanh") -> None:
@@ -466,11 +462,7 @@ class Kit:
         for t in range(len(xs)):
             current = student.keep(cell)(student.keep(getitem)(steps_remote, t), current)
         got = student.value(current)  # the student's final state as data, checked before it is used
-        if kind == "LSTMCell":
-            assert_type(got, (tuple, list), "LSTMCell.forward(x, (h, c)) must return the pair (h_next, c_next)")
-            if len(got) != 2:
-                raise StudentFailure(f"LSTMCell.forward(x, (h, c)) should return a pair (h_next, c_next); it returned {len(got)} values")
-        got = tuple(got) if kind == "LSTMCell" else (got,)
+        got = lstm_pair(got) if kind == "LSTMCell" else (got,)
 
         module = self.torch_cell(kind, weights)
         xs64 = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
@@ -641,6 +633,14 @@ class Kit:
             raise StudentFailure(f"the dict returned by {label} has keys {sorted(clipped)}; expected those of grads, {sorted(grads)}")
         pairs = [(f"clipped[{name!r}]", clipped[name], want_clipped[name]) for name in grads]
         self.compare_all(pairs, NUMPY_TOL, f"the arrays returned by {label} (total norm {want_norm:.4g})")
+
+
+def lstm_pair(got) -> tuple:
+    """What ``LSTMCell.forward`` returned, as ``(h_next, c_next)``, or a failure saying what came back."""
+    assert_type(got, (tuple, list), "LSTMCell.forward(x, (h, c)) must return the pair (h_next, c_next)")
+    if len(got) != 2:
+        raise StudentFailure(f"LSTMCell.forward(x, (h, c)) must return the pair (h_next, c_next); it returned {len(got)} values")
+    return tuple(got)
 
 
 def as_float32(array: np.ndarray) -> np.ndarray:
