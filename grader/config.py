@@ -118,11 +118,15 @@ class Assignment:
     def fingerprint(self) -> str:
         """A hash of the config and every test and support file: changes when grading would."""
         digest = hashlib.sha256()
-        paths = [CONFIG_NAME, *self.public_tests, *self.hidden_tests, *self.support_files]
+        # Whole test folders: a conftest.py or a data file beside the tests changes grading too.
+        test_folders = sorted({str(PurePosixPath(path).parent) for path in (*self.public_tests, *self.hidden_tests)})
+        paths = [CONFIG_NAME, *test_folders, *self.support_files]
         if self.legacy:
             paths.append(self.legacy.file)
+        seen: set[Path] = set()
         for relative in paths:
-            for path in sorted(_expand(self.root / relative)):
+            for path in sorted(set(_expand(self.root / relative)) - seen):
+                seen.add(path)
                 digest.update(path.relative_to(self.root).as_posix().encode() + b"\0")
                 digest.update(path.read_bytes())
         return digest.hexdigest()

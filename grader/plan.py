@@ -34,6 +34,8 @@ def pytest_base_args(assignment: Assignment, ini_path: Path) -> list[str]:
     return [
         "-c", str(ini_path),
         "--rootdir", str(assignment.root),
+        # conftest.py files above the assignment (a repository's own) must not join the grading.
+        "--confcutdir", str(assignment.root),
         "--import-mode=importlib",
         "-p", "no:cacheprovider",
         "-p", "no:randomly",

@@ -50,6 +50,12 @@ class RemoteObject:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _call(self, args, kwargs, keep=False)
 
+    def __getitem__(self, key: Any) -> Any:
+        """``obj[key]`` in the worker (a kept tuple's element stays remote unless it is data)."""
+        encoded = encode_plain(key)
+        header = {"op": "getitem", "target": self._target(), "key": encoded.tree}
+        return _request(self._grader_session, header, f"{self._grader_label}[{key!r}]", encoded)
+
     def __repr__(self) -> str:
         return f"<student {self.type_name} {self._grader_label}>"
 
@@ -101,6 +107,18 @@ class StudentProxy:
     def edugrad(array: Any) -> EdugradArg:
         """An argument that reaches student code as an ``edugrad.Tensor`` (float64)."""
         return EdugradArg(np.asarray(array, dtype=np.float64))
+
+    def put(self, value: Any) -> "RemoteObject":
+        """Create ``value`` in the worker and keep it there, e.g. a leaf tensor whose grad is read later::
+
+            x = student.put(student.tensor(array, requires_grad=True))
+            loss = student.keep(model)(x)
+            student.backward(loss)
+            dx = student.grads(x)
+        """
+        encoded = encode_plain(value)
+        tree, blobs = self._session.request({"op": "put", "value": encoded.tree}, encoded)
+        return decode_tree(tree, blobs, handle_factory=lambda handle: RemoteObject(self._session, handle, "value"))
 
     # student code -------------------------------------------------------------
     def module(self, name: str) -> RemoteObject:

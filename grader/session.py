@@ -54,10 +54,11 @@ def format_student_exception(type_name: str, message: str, frames: list[dict]) -
         head = f"not implemented yet: {message}" if message else "not implemented yet (NotImplementedError)"
     else:
         head = f"{type_name}: {message}" if message else type_name
+    opening = head if type_name == "NotImplementedError" else f"your code raised {head}"
     if not frames:
-        return f"your code raised {head}"
+        return opening
     last = frames[-1]
-    lines = [f"your code raised {head}", f"  at {last['file']}, line {last['line']}, in {last['function']}", "Traceback (your files only):"]
+    lines = [opening, f"  at {last['file']}, line {last['line']}, in {last['function']}", "Traceback (your files only):"]
     for frame in frames:
         lines.append(f"  File \"{frame['file']}\", line {frame['line']}, in {frame['function']}")
         if frame.get("code"):

@@ -24,9 +24,9 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from grader.session import StudentFailure
+from grader.session import StudentCrash, StudentException, StudentFailure, StudentTimeout
 
-__all__ = ["points", "Credit", "StudentFailure", "assert_array_close", "assert_type", "describe_mismatch"]
+__all__ = ["points", "Credit", "StudentFailure", "StudentException", "StudentTimeout", "StudentCrash", "assert_array_close", "assert_type", "describe_mismatch"]
 
 
 def points(value: float, name: str | None = None, visibility: str | None = None) -> Callable:
@@ -106,12 +106,15 @@ def describe_mismatch(got: np.ndarray, expected: np.ndarray, rtol: float, atol: 
         return ""
     with np.errstate(invalid="ignore", divide="ignore"):
         abs_err = np.abs(got64 - expected64)
-        rel_err = abs_err / np.maximum(np.abs(expected64), np.finfo(float).tiny)
+        # Relative error only where the expected value is not (near) zero: elsewhere it means nothing.
+        meaningful = np.abs(expected64) > atol
+        rel_err = np.where(meaningful, abs_err / np.where(meaningful, np.abs(expected64), 1.0), 0.0)
     abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
     bad = np.argwhere(~close)
+    rel_part = f", max rel error {np.max(rel_err[~close]):.3g}" if (meaningful & ~close).any() else ""
     lines = [
         f"{what} differs from the expected values: {len(bad)} of {close.size} elements off "
-        f"(shape {got.shape}; max abs error {np.max(abs_err[~close]):.3g}, max rel error {np.max(rel_err[~close]):.3g}; "
+        f"(shape {got.shape}; max abs error {np.max(abs_err[~close]):.3g}{rel_part}; "
         f"tolerance rtol={rtol:g}, atol={atol:g})"
     ]
     if np.isnan(got64).any() and not np.isnan(expected64).any():

@@ -38,6 +38,8 @@ class WorkerServer:
             "getattr": self.op_getattr,
             "call": self.op_call,
             "value": self.op_value,
+            "put": self.op_put,
+            "getitem": self.op_getitem,
             "state_dict": self.op_state_dict,
             "load_state_dict": self.op_load_state_dict,
             "backward": self.op_backward,
@@ -119,6 +121,13 @@ class WorkerServer:
         kwargs = self.decode(request.get("kwargs", {"$": "dict", "items": {}}), blobs)
         result = function(*args, **kwargs)
         return self.reply(result, keep=bool(request.get("keep")))
+
+    def op_put(self, request: dict, blobs: list[bytes]) -> Encoded:
+        return self.reply(self.decode(request["value"], blobs), keep=True)
+
+    def op_getitem(self, request: dict, blobs: list[bytes]) -> Encoded:
+        key = self.decode(request["key"], blobs)
+        return self.reply(self.target(request)[key], keep=bool(request.get("keep")))
 
     def op_value(self, request: dict, blobs: list[bytes]) -> Encoded:
         return self.reply(self.target(request))

@@ -65,7 +65,7 @@ def test_student_exception_traceback_is_trimmed_to_student_lines(graded):
 
 
 def test_not_implemented_is_reported_as_such(graded):
-    assert by_name(graded["crashing"])["scale an array"].message.startswith("your code raised not implemented yet: scale")
+    assert by_name(graded["crashing"])["scale an array"].message.startswith("not implemented yet: scale")
 
 
 def test_infinite_loop_times_out_and_later_tests_still_run(graded):

@@ -121,3 +121,23 @@ def test_handles_from_a_killed_worker_are_reported_as_lost(proxy):
         proxy.module("student").exit_early()
     with pytest.raises(StudentFailure, match="was lost when the process running your code was restarted"):
         model.forward(np.ones(2))
+
+
+def test_put_keeps_a_leaf_tensor_whose_gradient_can_be_read(tmp_path):
+    (tmp_path / "student.py").write_text("import torch\n\ndef square_sum(x):\n    return (x * x).sum()\n")
+    session = WorkerSession(WorkerSpec(tmp_path, Limits(test_seconds=30, submission_seconds=60), ("torch",)))
+    session.test_deadline = time.monotonic() + 30
+    proxy = StudentProxy(session)
+    try:
+        x = proxy.put(proxy.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True))
+        loss = proxy.keep(proxy.module("student").square_sum)(x)
+        proxy.backward(loss)
+        assert proxy.grads(x).tolist() == [2.0, -4.0, 6.0]
+    finally:
+        session.close()
+
+
+def test_indexing_a_kept_tuple_returns_its_elements(proxy):
+    pair = proxy.put((np.arange(2.0), "second"))
+    assert pair[0].tolist() == [0.0, 1.0]
+    assert pair[1] == "second"

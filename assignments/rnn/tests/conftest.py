@@ -18,6 +18,7 @@ object that a fixture hands out:
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import sys
 from dataclasses import dataclass
@@ -304,9 +305,10 @@ class Kit:
     TORCH_TOL = TORCH_TOL
     NUMPY_TOL = NUMPY_TOL
 
-    def __init__(self, student, rng: np.random.Generator) -> None:
+    def __init__(self, student, rng: np.random.Generator, hung: set[str] | None = None) -> None:
         self.student = student
         self.rng = rng
+        self.hung = hung if hung is not None else set()  # cells that ran out of time in an earlier test
         self._violations: list[Violation] | None = None
 
     # -- the student's module and the rules ----------------------------------
@@ -358,11 +360,31 @@ class Kit:
     def cell(self, kind: str, input_size: int, hidden_size: int, **options):
         """The student's cell with random weights loaded; returns ``(remote cell, weights)``."""
         self.require_own(kind)
-        cell = getattr(self.rnn, kind)(input_size, hidden_size, **options)
+        if kind in self.hung:
+            # Each further call would wait out the whole time limit again; a hung cell costs one test's time, not six.
+            error = StudentFailure(f"not run: your {kind} did not finish within the time limit in an earlier test, "
+                                   f"so its remaining tests are not run; make it finish first")
+            error.status = "timeout"
+            raise error
+        with self.watching(kind):
+            cell = getattr(self.rnn, kind)(input_size, hidden_size, **options)
         self.check_parameters(kind, cell, input_size, hidden_size)
         weights = self.random_weights(kind, input_size, hidden_size)
         self.student.load_state_dict(cell, weights)
         return cell, weights
+
+    @contextlib.contextmanager
+    def watching(self, kind: str):
+        """Remember ``kind`` as hung if student code times out inside the block."""
+        try:
+            yield
+        except StudentFailure as error:
+            if getattr(error, "status", "") != "timeout" or kind in self.hung:
+                raise
+            self.hung.add(kind)
+            named = StudentFailure(f"{error} (it was running your {kind})")
+            named.status = "timeout"
+            raise named from None
 
     def check_parameters(self, kind: str, cell, input_size: int, hidden_size: int) -> None:
         """The cell must be a ``torch.nn.Module`` whose state_dict is named and shaped as PyTorch's."""
@@ -401,9 +423,10 @@ class Kit:
     # -- forward passes -------------------------------------------------------------
     def forward(self, kind: str, cell, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple:
         """One step of the student's cell as arrays: ``(h_next,)`` or ``(h_next, c_next)``."""
-        if kind == "LSTMCell":
-            return lstm_pair(cell(self.tensor(x), (self.tensor(state[0]), self.tensor(state[1]))))
-        return (cell(self.tensor(x), self.tensor(state[0])),)
+        with self.watching(kind):
+            if kind == "LSTMCell":
+                return lstm_pair(cell(self.tensor(x), (self.tensor(state[0]), self.tensor(state[1]))))
+            return (cell(self.tensor(x), self.tensor(state[0])),)
 
     def check_step(self, kind: str, x, state, got, want, weights: dict, label: str, nonlinearity: str = "tanh") -> None:
         """Compare one step with the oracle; on a mismatch, name the likely mistake if it is a known one."""
@@ -459,8 +482,9 @@ class Kit:
         steps_remote = student.keep(torch_remote.unbind)(xs_remote)
         state_remote = tuple(self.tensor(s, requires_grad=True) for s in state)
         current = state_remote if kind == "LSTMCell" else state_remote[0]
-        for t in range(len(xs)):
-            current = student.keep(cell)(student.keep(getitem)(steps_remote, t), current)
+        with self.watching(kind):
+            for t in range(len(xs)):
+                current = student.keep(cell)(student.keep(getitem)(steps_remote, t), current)
         got = student.value(current)  # the student's final state as data, checked before it is used
         got = lstm_pair(got) if kind == "LSTMCell" else (got,)
 
@@ -484,8 +508,11 @@ class Kit:
                                  + (f"\nLikely cause: {cause}." if cause else "")) from None
         final = student.keep(torch_remote.cat)(current, 1) if kind == "LSTMCell" else current
         try:
-            student.backward(final, np.concatenate(upstream, axis=1).astype(np.float32))
+            with self.watching(kind):
+                student.backward(final, np.concatenate(upstream, axis=1).astype(np.float32))
         except StudentFailure as error:
+            if getattr(error, "status", "") == "timeout":
+                raise
             raise StudentFailure(f"backward() through your {kind} failed; is every output computed from the inputs "
                                  f"and parameters with torch operations (no numpy, .detach() or .item())?\n{error}") from None
         torch.autograd.backward(outputs, [torch.tensor(g, dtype=torch.float64) for g in upstream])
@@ -648,6 +675,12 @@ def as_float32(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, dtype=np.float32).astype(np.float64)
 
 
+@pytest.fixture(scope="session")
+def hung_cells() -> set[str]:
+    """Cells that ran out of time in an earlier test of this submission (one pytest session each)."""
+    return set()
+
+
 @pytest.fixture
-def kit(student, rng) -> Kit:
-    return Kit(student, rng)
+def kit(student, rng, hung_cells) -> Kit:
+    return Kit(student, rng, hung_cells)
