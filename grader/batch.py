@@ -25,6 +25,7 @@ from grader.config import Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.ingest import SubmissionSource, discover_submissions, hash_tree, ignored_entries
 from grader.plan import PlannedTest, collect_plan
+from grader.sandbox.probe import choose_backend
 from grader.results import GRADER_FAILURE, SubmissionResult, TestResult, load_result, result_path, save_result
 
 GRADES_CSV = "grades.csv"
@@ -53,9 +54,16 @@ def default_jobs() -> int:
 
 def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, jobs: int | None = None,
                 regrade: bool = False, only: tuple[str, ...] = (), progress: ProgressCallback | None = None,
-                on_start: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """Grade every submission in ``submissions_dir``; raises :class:`InstructorError` only for instructor errors."""
+                on_start: Callable[[int, int], None] | None = None, sandbox: str = "auto",
+                warm: bool = True) -> BatchSummary:
+    """Grade every submission in ``submissions_dir``; raises :class:`InstructorError` only for instructor errors.
+
+    ``sandbox`` picks the isolation backend (``auto``: the strongest this machine
+    offers); ``warm=False`` starts a fresh interpreter per submission instead of
+    forking the warm zygote.
+    """
     assignment = load_assignment(assignment_path)
+    backend = choose_backend(sandbox)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +91,7 @@ def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, job
             todo.append(source)
     if on_start:
         on_start(len(todo), len(summary.reused))
-    for result in run_pool(assignment, plan, todo, jobs or default_jobs(), fingerprint, out_dir, progress):
+    for result in run_pool(assignment, plan, todo, jobs or default_jobs(), fingerprint, out_dir, progress, backend, warm):
         summary.results.append(result)
     summary.results.sort(key=lambda result: result.student_id)
     write_grades_csv(summary.grades_csv, plan, summary.results)
@@ -116,8 +124,12 @@ def source_hash(source: SubmissionSource) -> str:
 _WORKER_STATE: dict = {}
 
 
-def _init_pool_process(assignment_root: str, plan: list[PlannedTest], fingerprint: str, out_dir: str) -> None:
+def _init_pool_process(assignment_root: str, plan: list[PlannedTest], fingerprint: str, out_dir: str,
+                       backend: str, warm: bool) -> None:
+    from grader.sandbox import configure_default_sandbox
+
     _WORKER_STATE.update(assignment=load_assignment(assignment_root), plan=plan, fingerprint=fingerprint, out_dir=Path(out_dir))
+    configure_default_sandbox(backend, warm)
 
 
 IN_FLIGHT_MARKER = ".grading"
@@ -137,7 +149,8 @@ def _grade_in_pool(source: SubmissionSource) -> SubmissionResult:
 
 
 def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[SubmissionSource], jobs: int,
-             fingerprint: str, out_dir: Path, progress: ProgressCallback | None) -> list[SubmissionResult]:
+             fingerprint: str, out_dir: Path, progress: ProgressCallback | None, backend: str = "auto",
+             warm: bool = True) -> list[SubmissionResult]:
     """Grade ``sources`` on ``jobs`` processes; survive the death of any of them.
 
     When a pool process dies, every unfinished future fails. Submissions that
@@ -159,7 +172,7 @@ def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[Subm
         workers = max(1, min(jobs, len(batch)))
         broken: list[SubmissionSource] = []
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_process,
-                                 initargs=(str(assignment.root), plan, fingerprint, str(out_dir))) as pool:
+                                 initargs=(str(assignment.root), plan, fingerprint, str(out_dir), backend, warm)) as pool:
             futures: dict[Future, SubmissionSource] = {pool.submit(_grade_in_pool, source): source for source in batch}
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)

@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import io
 import shutil
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -22,7 +21,7 @@ from grader import __version__
 from grader.config import Assignment
 from grader.errors import SubmissionError
 from grader.ingest import SubmissionSource, Workspace, prepare_workspace
-from grader.launch import WorkerSpec
+from grader.sandbox import Sandbox, WorkerSpec, default_sandbox
 from grader.plan import PlannedTest, forget_modules_under, pytest_base_args, write_pytest_ini
 from grader.pytest_plugin import GradingPlugin
 from grader.results import BROKEN, FAILED, GRADED, GRADER_FAILURE, PASSED, TIMEOUT, SubmissionResult, TestResult
@@ -30,15 +29,16 @@ from grader.session import StudentFailure, WorkerSession
 
 
 def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: SubmissionSource,
-                     scratch_root: Path | None = None) -> SubmissionResult:
-    """Grade ``source`` against ``assignment``; always returns a result."""
+                     sandbox: Sandbox | None = None) -> SubmissionResult:
+    """Grade ``source`` against ``assignment`` in ``sandbox`` (this process's by default); always returns a result."""
     started = time.monotonic()
+    sandbox = sandbox or default_sandbox()
     result = SubmissionResult(
         student_id=source.student_id, assignment=assignment.name, assignment_version=assignment.version,
         status=GRADED, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         grader_version=__version__,
     )
-    scratch = Path(tempfile.mkdtemp(prefix=f"grade-{source.student_id[:40]}-", dir=scratch_root))
+    scratch = sandbox.new_scratch(prefix=f"grade-{source.student_id[:40]}-")
     try:
         workspace = prepare_workspace(source, scratch / "work", assignment.student_files)
         result.content_hash = workspace.content_hash
@@ -47,9 +47,10 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
         place_support_files(assignment, workspace.root)
         syntax_problems = check_syntax(workspace, assignment.student_files)
         result.notes.extend(syntax_problems)
-        result.tests, session = run_tests(assignment, plan, workspace, scratch)
+        sandbox.hand_over(workspace.root)
+        result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox)
         result.output = session.output(assignment.limits.output_kib * 1024)
-        result.sandbox = {"backend": session.backend or "not started", "limits": session.limits_in_force,
+        result.sandbox = {"backend": session.backend or sandbox.backend, "limits": session.limits_in_force,
                           "worker_restarts": session.restarts}
         result.message = summary_message(result, syntax_problems)
     except SubmissionError as error:
@@ -99,10 +100,10 @@ def check_syntax(workspace: Workspace, student_files: tuple[str, ...]) -> list[s
 
 
 def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace,
-              scratch: Path) -> tuple[list[TestResult], WorkerSession]:
+              scratch: Path, sandbox: Sandbox) -> tuple[list[TestResult], WorkerSession]:
     """Run trusted tests (in this process) and legacy tests (in the sandbox) against one workspace."""
     spec = WorkerSpec(root=workspace.root, limits=assignment.limits, allowed_packages=assignment.allowed_packages)
-    session = WorkerSession(spec)
+    session = WorkerSession(spec, launcher=sandbox.launch)
     session.submission_deadline = time.monotonic() + assignment.limits.submission_seconds
     results: list[TestResult] = []
     try:

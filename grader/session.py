@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from grader.launch import WorkerProcess, WorkerSpec, launch_worker
+from grader.sandbox import WorkerProcess, WorkerSpec, default_sandbox
 from grader.protocol import ConnectionClosed, Encoded, FrameTooLarge, ProtocolError, recv_frame, send_frame
 from grader.results import Output
 
@@ -71,7 +71,7 @@ class WorkerSession:
     """One submission's channel to student code, across worker restarts."""
 
     spec: WorkerSpec
-    launcher: Callable[[WorkerSpec], WorkerProcess] = launch_worker
+    launcher: Callable[[WorkerSpec], WorkerProcess] | None = None  # default: this process's sandbox
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     submission_deadline: float = float("inf")
     test_deadline: float = float("inf")
@@ -87,7 +87,8 @@ class WorkerSession:
     # -- lifecycle ------------------------------------------------------------
     def ensure_worker(self) -> WorkerProcess:
         if self.worker is None:
-            self.worker = self.launcher(self.spec)
+            launcher = self.launcher or default_sandbox().launch
+            self.worker = launcher(self.spec)
             self.generation += 1
             self.backend = self.worker.backend
             self.limits_in_force = self.worker.limits_in_force

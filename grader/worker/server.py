@@ -239,3 +239,15 @@ def install_import_guard(root: Path, allowed: set[str]) -> None:
         return original_import(name, globals, locals, fromlist, level)
 
     builtins.__import__ = guarded_import
+
+
+def run_worker(config: dict, channel_fd: int) -> None:
+    """Serve the grader on ``channel_fd`` from the student's folder (after confinement)."""
+    root = Path(config["root"])
+    sock = socket.socket(fileno=channel_fd)
+    os.chdir(root)
+    sys.path.insert(0, str(root))
+    sys.argv = [str(root / "student")]
+    if config.get("allowed_packages") is not None:
+        install_import_guard(root, set(config["allowed_packages"]))
+    WorkerServer(sock, root).serve()

@@ -17,6 +17,7 @@ import pytest
 
 from grader.batch import grade_batch
 from grader.results import SubmissionResult, load_result
+from grader.sandbox.probe import choose_backend
 
 from .conftest import CORRECT_TOY, LEGACY_ASSIGNMENT, TOY_ASSIGNMENT, TOY_SUBMISSIONS, make_submissions
 
@@ -43,7 +44,10 @@ def test_correct_submission_earns_full_marks(graded):
     result = graded["correct"]
     assert result.total == 13
     assert all(test.status == "passed" for test in result.tests)
-    assert result.sandbox["backend"] == "process"
+    assert result.sandbox["backend"] == choose_backend("auto")
+    limits = result.sandbox["limits"]
+    assert limits["backend"] == result.sandbox["backend"] and limits["warm"] is True
+    assert limits["memory_bytes"] == 1024 * 1024 * 1024 and limits["cpu_seconds"] == 35
 
 
 def test_wrong_submission_gets_array_mismatch_details(graded):

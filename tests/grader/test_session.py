@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grader.config import Limits
-from grader.launch import WorkerSpec
+from grader.sandbox import WorkerSpec, default_sandbox
 from grader.proxy import RemoteObject, StudentProxy
 from grader.session import StudentCrash, StudentException, StudentFailure, StudentTimeout, WorkerSession
 
@@ -55,11 +55,22 @@ class Model:
 '''
 
 
+def workspace(files: dict[str, str]) -> Path:
+    """A student folder inside this process's sandbox slot, owned by the sandbox's uid."""
+    sandbox = default_sandbox()
+    root = sandbox.new_scratch("session-test-") / "work"
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text)
+    sandbox.hand_over(root)
+    return root
+
+
 @pytest.fixture
-def proxy(tmp_path: Path):
-    (tmp_path / "student.py").write_text(STUDENT)
+def proxy():
+    root = workspace({"student.py": STUDENT})
     limits = Limits(test_seconds=2, submission_seconds=60, output_kib=64)
-    session = WorkerSession(WorkerSpec(tmp_path, limits, ("numpy",)), max_reply_bytes=16 * 1024 * 1024)
+    session = WorkerSession(WorkerSpec(root, limits, ("numpy",)), max_reply_bytes=16 * 1024 * 1024)
     session.test_deadline = time.monotonic() + 30
     yield StudentProxy(session)
     session.close()
@@ -123,9 +134,9 @@ def test_handles_from_a_killed_worker_are_reported_as_lost(proxy):
         model.forward(np.ones(2))
 
 
-def test_put_keeps_a_leaf_tensor_whose_gradient_can_be_read(tmp_path):
-    (tmp_path / "student.py").write_text("import torch\n\ndef square_sum(x):\n    return (x * x).sum()\n")
-    session = WorkerSession(WorkerSpec(tmp_path, Limits(test_seconds=30, submission_seconds=60), ("torch",)))
+def test_put_keeps_a_leaf_tensor_whose_gradient_can_be_read():
+    root = workspace({"student.py": "import torch\n\ndef square_sum(x):\n    return (x * x).sum()\n"})
+    session = WorkerSession(WorkerSpec(root, Limits(test_seconds=30, submission_seconds=60), ("torch",)))
     session.test_deadline = time.monotonic() + 30
     proxy = StudentProxy(session)
     try:
