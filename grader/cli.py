@@ -189,5 +189,40 @@ def check(folder: Path, assignment_path: Path | None, output_format: str) -> Non
     else:
         print_check(result, assignment)
 
+@main.command(short_help="Show which isolation this machine supports for student code.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print the report on stdout.")
+def doctor(output_format: str) -> None:
+    """Report the sandbox layers available here and the backend ``grader grade`` will use.
+
+    Exits 0 whatever is missing: the grader then falls back to a weaker backend,
+    and every result records the backend that ran.
+
+    \b
+    Example:
+        grader doctor --format json
+    """
+    from grader.sandbox.probe import choose_backend, doctor_checks
+
+    checks = doctor_checks()
+    backend = choose_backend("auto")
+    if output_format == "json":
+        click.echo(json.dumps({"backend": backend, "checks": [
+            {"check": name, "available": available, "detail": detail} for name, available, detail in checks]}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Isolation for student code on this machine")
+    table.add_column("layer")
+    table.add_column("available")
+    table.add_column("detail", overflow="fold")
+    for name, available, detail in checks:
+        table.add_row(name, "[green]yes[/green]" if available else "[red]no[/red]", detail)
+    console = Console()
+    console.print(table)
+    console.print(f"grader grade will use the [bold]{backend}[/bold] backend (override with --sandbox).")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

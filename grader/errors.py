@@ -48,3 +48,7 @@ class UnsafeArchiveError(SubmissionError):
 
 class BadArchiveError(SubmissionError):
     """An archive cannot be read (not a zip, truncated, encrypted)."""
+
+
+class ValidationFailed(InstructorError):
+    """``grader validate`` ran, and at least one check of the assignment failed."""

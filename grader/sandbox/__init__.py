@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing.util
 import os
 import signal
 import socket
@@ -121,12 +122,12 @@ class ColdWorker(WorkerProcess):
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.uid is not None:
-            kill_all_processes_of(self.uid)
-        try:
+        try:  # reap first: a zombie still counts for the uid sweep's kill(-1)
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        if self.uid is not None:
+            kill_all_processes_of(self.uid)
         _close(self.channel)
 
     def exit_description(self, wait: float = 1.0) -> str:
@@ -226,6 +227,8 @@ class Sandbox:
         os.chmod(self._runtime_tmp.name, 0o755)
         self.runtime = stage_runtime(Path(self._runtime_tmp.name))
         atexit.register(self.close)
+        # Pool processes leave through os._exit, which skips atexit but runs multiprocessing's finalizers.
+        multiprocessing.util.Finalize(self, Sandbox.close, args=(self,), exitpriority=100)
 
     @property
     def uid(self) -> int | None:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +57,16 @@ def claim_slot() -> Slot:
 
 
 def kill_all_processes_of(uid: int) -> None:
-    """SIGKILL every process running as ``uid`` (a helper becomes that uid and signals -1)."""
-    code = "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass\n"
-    try:
-        subprocess.run([sys.executable, "-I", "-S", "-c", code], user=uid, group=uid, extra_groups=[],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=10, check=False, cwd="/")
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    """SIGKILL every process running as ``uid``, whatever session or group it escaped to.
+
+    A forked helper becomes ``uid`` and signals -1 until ``/proc`` shows no live
+    process of it (see :func:`grader.worker.zygote.kill_every_process_of`). A
+    fork, not a new interpreter: the uid may not be able to read the Python
+    installation (a pyenv under a 0700 ``/root``).
+    """
+    from grader.worker.zygote import kill_every_process_of
+
+    kill_every_process_of(uid)
 
 
 def hand_over(folder: Path, uid: int | None) -> None:

@@ -16,6 +16,22 @@ import numpy as np
 from grader.protocol import EdugradArg, Encoded, Handle, ProtocolError, TorchArg, array_to_npy, encode_float
 
 MAX_DEPTH = 32
+# The grader refuses larger replies anyway; checking here saves encoding and sending them.
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+
+
+class ReplyTooLarge(ValueError):
+    """A value whose arrays exceed what the grader accepts."""
+
+
+def _add_blob(blobs: list[bytes], array: np.ndarray) -> int:
+    used = sum(len(blob) for blob in blobs)
+    if used + array.nbytes > MAX_REPLY_BYTES:
+        raise ReplyTooLarge(
+            f"your code returned arrays of {used + array.nbytes:,} bytes; the grader accepts at most {MAX_REPLY_BYTES:,}"
+        )
+    blobs.append(array_to_npy(array))
+    return len(blobs) - 1
 
 
 class HandleTable:
@@ -85,20 +101,17 @@ def _encode(value: Any, handles: HandleTable, blobs: list[bytes], depth: int) ->
         item = value.item()
         return encode_float(item) if isinstance(item, float) else item
     if type(value) is np.ndarray and not value.dtype.hasobject:
-        blobs.append(array_to_npy(value))
-        return {"$": "array", "blob": len(blobs) - 1, "origin": "numpy"}
+        return {"$": "array", "blob": _add_blob(blobs, value), "origin": "numpy"}
     torch_tensor = _torch_tensor_type()
     if torch_tensor is not None and isinstance(value, torch_tensor):
         array = value.detach().cpu().resolve_conj().resolve_neg().numpy()
-        blobs.append(array_to_npy(array))
-        return {"$": "array", "blob": len(blobs) - 1, "origin": "torch"}
+        return {"$": "array", "blob": _add_blob(blobs, array), "origin": "torch"}
     edugrad_tensor = _edugrad_tensor_type()
     if edugrad_tensor is not None and isinstance(value, edugrad_tensor):
         array = np.asarray(value.value)
         if array.dtype.hasobject:
             return _handle_tree(handles.add(value))
-        blobs.append(array_to_npy(array))
-        return {"$": "array", "blob": len(blobs) - 1, "origin": "edugrad"}
+        return {"$": "array", "blob": _add_blob(blobs, array), "origin": "edugrad"}
     if type(value) is list:
         return [_encode(item, handles, blobs, depth - 1) for item in value]
     if type(value) is tuple:

@@ -94,7 +94,7 @@ class Zygote:
             code = 0
         except BaseException as error:  # noqa: BLE001 - the child must never return into the zygote's loop
             try:
-                os.write(2, f"worker start failed: {type(error).__name__}: {error}\n".encode())
+                os.write(2, f"worker failed: {type(error).__name__}: {error}\n".encode())
             except OSError:
                 pass
         finally:
@@ -113,9 +113,10 @@ class Zygote:
                 os.kill(target, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        # Reap the worker first: a zombie still counts for kill(-1), and the sweep would spin on it.
+        status = self.wait_for(pid, 2.0)
         if child.get("uid") is not None:
             kill_every_process_of(int(child["uid"]))
-        status = self.wait_for(pid, 2.0)
         self.children.pop(pid, None)
         return status
 
@@ -155,11 +156,33 @@ def kill_every_process_of(uid: int) -> None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
+            # kill(-1) reports success even when it reached nobody, and is not atomic against
+            # a fork bomb: repeat until no other live process of the uid is left.
+            for _ in range(100):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                if not _live_processes_of(uid, exclude=os.getpid()):
+                    break
+                time.sleep(0.002)
         except BaseException:  # noqa: BLE001
             pass
         os._exit(0)
     os.waitpid(pid, 0)
+
+
+def _live_processes_of(uid: int, exclude: int) -> bool:
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != exclude:
+            try:
+                with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as status:
+                    text = status.read()
+            except OSError:
+                continue
+            if f"Uid:\t{uid}\t" in text and "State:\tZ" not in text:
+                return True
+    return False
 
 
 def main(argv: list[str]) -> None:

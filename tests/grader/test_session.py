@@ -29,6 +29,9 @@ def liar():
 def huge():
     return np.zeros(20_000_000)
 
+def large():
+    return np.zeros(3_000_000)
+
 def exit_early():
     os._exit(0)
 
@@ -93,9 +96,15 @@ def test_objects_stay_remote_and_their_methods_are_callable(proxy):
     assert model.forward(np.array([2.0, 3.0])).tolist() == [2.0, 3.0]
 
 
-def test_an_oversized_reply_is_refused_and_the_worker_replaced(proxy):
-    with pytest.raises(StudentCrash, match="returned a value too large"):
+def test_the_worker_refuses_to_send_arrays_over_the_limit(proxy):
+    with pytest.raises(StudentException, match="returned arrays of 160,000,000 bytes; the grader accepts at most 67,108,864"):
         proxy.module("student").huge()
+
+
+def test_a_reply_over_the_graders_cap_is_refused_and_the_worker_replaced(proxy):
+    # 24 MB passes the worker's own check but not this session's 16 MiB cap: the grader enforces it.
+    with pytest.raises(StudentCrash, match="returned a value too large"):
+        proxy.module("student").large()
     assert proxy.module("student").add(1, 2) == 3
 
 
