@@ -42,6 +42,35 @@ def durations(assignment: Path, submission: Path, copies: int, backend: str, war
         return sorted(result.duration for result in summary.results)
 
 
+def worker_start_times(copies: int, backend: str, warm: bool, student: str, allowed: tuple[str, ...]) -> list[float]:
+    """Seconds from asking for a worker to its first answer (importing a trivial student module), then killed."""
+    from grader.config import Limits
+    from grader.proxy import StudentProxy
+    from grader.sandbox import Sandbox, WorkerSpec
+    from grader.session import WorkerSession
+
+    sandbox = Sandbox(backend=backend, warm=warm)
+    times = []
+    try:
+        for index in range(copies + 1):
+            root = sandbox.new_scratch("start-") / "work"
+            root.mkdir()
+            (root / "student.py").write_text(student)
+            sandbox.hand_over(root)
+            session = WorkerSession(WorkerSpec(root, Limits(test_seconds=60, submission_seconds=60), allowed),
+                                    launcher=sandbox.launch)
+            session.test_deadline = time.monotonic() + 60
+            started = time.monotonic()
+            StudentProxy(session).module("student")
+            if index:  # the first warm start also starts the zygote: reported separately below
+                times.append(time.monotonic() - started)
+            session.close()
+            shutil.rmtree(root.parent, ignore_errors=True)
+    finally:
+        sandbox.close()
+    return sorted(times)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(round(fraction * (len(values) - 1))))]
 
@@ -54,6 +83,15 @@ def main() -> None:
     backend = choose_backend(args.backend)
     print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}, backend {backend}, "
           f"{args.copies} submissions per row, one job\n")
+    print("Worker start to first answer (the sandbox's own cost per submission):\n")
+    print("| student module imports | worker | median | p95 |")
+    print("|---|---|---:|---:|")
+    for label, student, allowed in (("numpy", "import numpy\n", ("numpy",)), ("torch", "import torch\n", ("numpy", "torch"))):
+        for warm in (False, True):
+            times = worker_start_times(args.copies, backend, warm, student, allowed)
+            print(f"| {label} | {'warm zygote' if warm else 'fresh interpreter'} | {statistics.median(times) * 1000:.0f} ms "
+                  f"| {percentile(times, 0.95) * 1000:.0f} ms |")
+    print("\nWhole submissions, graded serially (workspace, worker, every test, clean-up):\n")
     print("| assignment | worker | median per submission | p95 | warm speed-up (median) |")
     print("|---|---|---:|---:|---:|")
     for label, (assignment, submission) in CASES.items():

@@ -212,9 +212,9 @@ class Kit:
                         f"unexpected {', '.join(sorted(set(got) - set(expected)))}" * bool(set(got) - set(expected))]
             problems += [f"{n} has shape {got[n]}, expected {s}" for n, s in expected.items() if got.get(n, s) != s]
             raise StudentFailure(f"LSTMLanguageModel({V}, {E}, {H}{', num_layers=%d' % layers if extra else ''}) has the wrong "
-                       f"parameters: {'; '.join(p for p in problems if p)}.\nExpected exactly: "
-                       f"{', '.join(f'{n} {s}' for n, s in expected.items())} (submodules embedding = nn.Embedding, "
-                       f"lstm = nn.LSTM(batch_first=True), output = nn.Linear).")
+                                 f"parameters: {'; '.join(p for p in problems if p)}.\nExpected exactly: "
+                                 f"{', '.join(f'{n} {s}' for n, s in expected.items())} (submodules embedding = nn.Embedding, "
+                                 f"lstm = nn.LSTM(batch_first=True), output = nn.Linear).")
         weights = weights if weights is not None else self.weights(V, E, H, layers)
         self.student.load_state_dict(model, weights)
         return model, weights
@@ -259,7 +259,7 @@ class Kit:
             if getattr(error, "status", "") == "timeout":
                 raise
             raise StudentFailure(f"{task} is checked with your LSTMLanguageModel, whose forward pass is off here, so {task} "
-                       f"cannot match; fix the model first.\n{error}") from None
+                                 f"cannot match; fix the model first.\n{error}") from None
 
     # -- loss and perplexity --------------------------------------------------------------
     def check_loss(self, logits, targets, lengths) -> None:
@@ -368,7 +368,7 @@ class Kit:
             raise StudentFailure(f"{label} must return a list of Python ints (token ids); got {type(out).__name__} {str(out)[:60]}")
         if len(out) > max_len or eos in out or any(not 0 <= t < vocab for t in out):
             raise StudentFailure(f"{label} returned {list(out)[:30]}{' ...' * (len(out) > 30)}: expected at most {max_len} ids "
-                       f"in 0..{vocab - 1}, stopping at eos (eos itself is not returned)")
+                                 f"in 0..{vocab - 1}, stopping at eos (eos itself is not returned)")
         return list(out)
 
     def greedy_setup(self, V: int, E: int, H: int, layers: int, max_len: int):
@@ -404,8 +404,8 @@ class Kit:
                          else "the first token is right but later ones are not: at every step feed the token you drew "
                               "and the state the model returned back into the model")
                 raise StudentFailure(f"generate at temperature {temperature:g} must pick the most likely token at every step "
-                           f"(bos_id={bos}, eos_id={eos}, max_len={max_len}):\n  expected {want}\n  got      {got}"
-                           f"\nLikely cause: {cause}.")
+                                     f"(bos_id={bos}, eos_id={eos}, max_len={max_len}):\n  expected {want}\n  got      {got}"
+                                     f"\nLikely cause: {cause}.")
         self.cases(credit, [lambda: case(stop), lambda: case(never)], noun="cases (eos reached; max_len reached without eos)")
 
     def check_distribution(self, temperature: float, draws: int = 500) -> None:
@@ -437,11 +437,11 @@ class Kit:
                 return float(np.sum(counts * np.log(np.maximum(p, 1e-12))))
             best = max([("", want), *alternatives.items()], key=lambda item: loglik(item[1]))[0]
             raise StudentFailure(f"the first token of {draws} calls of generate(max_len=1, temperature={temperature:g}) does not "
-                       f"follow softmax(z / temperature): token {worst}{' (eos)' * (worst == eos)} came {counts[worst]} "
-                       f"times, expected about {draws * want[worst]:.0f} (probability {want[worst]:.3f}); a correct "
-                       f"sampler is this far off with probability {p_values[worst]:.1e}.\n  expected counts "
-                       f"{show(np.round(draws * want).astype(int))}\n  your counts     {show(counts)}"
-                       + (f"\nLikely cause: {best}." if best else ""))
+                                 f"follow softmax(z / temperature): token {worst}{' (eos)' * (worst == eos)} came {counts[worst]} "
+                                 f"times, expected about {draws * want[worst]:.0f} (probability {want[worst]:.3f}); a correct "
+                                 f"sampler is this far off with probability {p_values[worst]:.1e}.\n  expected counts "
+                                 f"{show(np.round(draws * want).astype(int))}\n  your counts     {show(counts)}"
+                                 + (f"\nLikely cause: {best}." if best else ""))
 
     # -- partial credit ---------------------------------------------------------------------
     @staticmethod
