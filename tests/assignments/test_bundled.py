@@ -1,0 +1,49 @@
+"""Every bundled assignment validates, and its example students score as their names say.
+
+``grader validate`` grades the solution (full marks) and the starter (0 with
+"not implemented" messages); the examples batch checks that the correct
+student earns everything, every other student less, and that each gets a
+result with a message. Both are slow: they start workers that import torch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.batch import grade_batch
+from grader.resources import assignments_dir
+from grader.validate import validate_assignment
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = sorted(path.parent.name for path in assignments_dir().glob("*/assignment.toml"))
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_four_course_assignments_are_bundled():
+    assert set(BUNDLED) >= {"autograd", "rnn", "rnn_lm", "seq2seq"}
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_assignment_validates(name, tmp_path):
+    report = validate_assignment(assignments_dir() / name, jobs=2, out=tmp_path)
+    failed = [(check.name, check.detail) for check in report.checks if not check.ok]
+    assert failed == []
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_example_students_score_as_their_names_say(name, tmp_path):
+    examples = ROOT / "examples" / "submissions" / name
+    assert len([entry for entry in examples.iterdir() if not entry.name.startswith(".")]) >= 8
+    summary = grade_batch(examples, assignments_dir() / name, tmp_path, jobs=2)
+    results = {result.student_id: result for result in summary.results}
+    correct = [student for student in results if student.endswith("_correct")]
+    assert correct, "every example set has a *_correct student"
+    for student, result in results.items():
+        assert result.status == "graded", (student, result.message)
+        if student in correct:
+            assert result.total == result.possible, [(t.name, t.message[:200]) for t in result.tests if t.status != "passed"]
+        else:
+            assert result.total < result.possible, f"{student} scores full marks: the tests miss its mistake"
+            assert all(test.message for test in result.tests if test.status != "passed")
