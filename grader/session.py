@@ -131,6 +131,10 @@ class WorkerSession:
     def remaining(self) -> float:
         return min(self.test_deadline, self.submission_deadline) - time.monotonic()
 
+    def _socket_timeout(self) -> float | None:
+        remaining = self.remaining()
+        return None if remaining == float("inf") else max(remaining, 0.001)
+
     def request(self, header: dict, encoded: Encoded | None = None) -> tuple[Any, list[bytes]]:
         """Send one request; return the reply's value tree and blobs, or raise a StudentFailure."""
         worker = self._send(header, encoded)
@@ -155,7 +159,7 @@ class WorkerSession:
             raise self._timeout(None)
         worker = self.ensure_worker()
         try:
-            worker.channel.settimeout(max(self.remaining(), 0.001))
+            worker.channel.settimeout(self._socket_timeout())
             send_frame(worker.channel, header, encoded.blobs if encoded else [])
         except socket.timeout:
             raise self._timeout(worker) from None
@@ -165,7 +169,7 @@ class WorkerSession:
 
     def _receive(self, worker: WorkerProcess) -> tuple[dict, list[bytes]]:
         try:
-            worker.channel.settimeout(max(self.remaining(), 0.001))
+            worker.channel.settimeout(self._socket_timeout())
             return recv_frame(worker.channel, self.max_reply_bytes)
         except socket.timeout:
             raise self._timeout(worker) from None

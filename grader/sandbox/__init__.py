@@ -47,6 +47,9 @@ from grader.sandbox.slots import Slot, claim_slot, hand_over, kill_all_processes
 # Enough address space for numpy + torch with glibc arenas capped (design notes).
 MIN_MEMORY_MB = 1024
 PRELOADABLE = ("numpy", "torch", "edugrad")
+# Imported by the zygote after the package itself: torch.optim pulls in torch._dynamo lazily on the
+# first optimizer step, 2-5 s that would otherwise land in one student's test.
+PRELOAD_EXTRAS = {"torch": ("torch.optim", "torch._dynamo")}
 
 
 @dataclass(frozen=True)
@@ -308,7 +311,8 @@ class Sandbox:
         if self._zygote is not None:
             self._zygote.close()
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = {"control_fd": child_end.fileno(), "preload": list(wanted)}
+        preload = [module for name in wanted for module in (name, *PRELOAD_EXTRAS.get(name, ()))]
+        config = {"control_fd": child_end.fileno(), "preload": preload}
         inner = [sys.executable, "-I", "-u", "-c", ZYGOTE_BOOTSTRAP.format(runtime=str(self.runtime)), json.dumps(config)]
         try:
             process = subprocess.Popen(
