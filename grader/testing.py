@@ -57,6 +57,32 @@ class Credit:
         self.value = min(max(float(earned) / float(total), 0.0), 1.0)
         self.note = note or (f"{earned:g} of {total:g} cases correct" if total != 1 else "")
 
+    def run_cases(self, cases: list[Callable[[], Any]], noun: str = "cases") -> None:
+        """Run independent checks, credit the share that passed, and fail with the first problem.
+
+        After a timeout the remaining cases are not tried (this test's time is
+        spent) and count as failed; a failure marked ``not_run`` (a case skipped
+        at no cost, e.g. because its function hung in an earlier test) does not
+        stop the others. The test keeps the first failure's status.
+        """
+        if not cases:
+            raise ValueError("run_cases needs at least one case")
+        failures: list[StudentFailure] = []
+        for index, case in enumerate(cases):
+            try:
+                case()
+            except StudentFailure as error:
+                failures.append(error)
+                if getattr(error, "status", "") == "timeout" and not getattr(error, "not_run", False):
+                    failures += [error] * (len(cases) - index - 1)
+                    break
+        passed = len(cases) - len(failures)
+        self.fraction(passed, len(cases), note=f"{passed} of {len(cases)} {noun} correct")
+        if failures:
+            error = StudentFailure(str(failures[0]))
+            error.status = getattr(failures[0], "status", "failed")
+            raise error
+
 
 def assert_type(got: Any, expected: type | tuple[type, ...], what: str) -> None:
     """Fail with a message naming what was returned when ``got`` has the wrong type."""

@@ -409,26 +409,8 @@ class Kit:
     # -- partial credit -------------------------------------------------------------------------
     @staticmethod
     def cases(credit, cases: list[Callable[[], Any]], noun: str = "cases") -> None:
-        """Run independent checks, credit the share that passed, fail with the first problem.
-
-        After a timeout the remaining cases are not tried (this test's time is spent);
-        a case skipped because its function hung earlier costs no time, so the rest still run.
-        """
-        failures: list[StudentFailure] = []
-        for index, case in enumerate(cases):
-            try:
-                case()
-            except StudentFailure as error:
-                failures.append(error)
-                if getattr(error, "status", "") == "timeout" and not getattr(error, "not_run", False):
-                    failures += [error] * (len(cases) - index - 1)
-                    break
-        passed = len(cases) - len(failures)
-        credit.fraction(passed, len(cases), note=f"{passed} of {len(cases)} {noun} correct")
-        if failures:
-            error = StudentFailure(str(failures[0]))
-            error.status = getattr(failures[0], "status", "failed")
-            raise error
+        """Run independent checks with partial credit (see :meth:`grader.testing.Credit.run_cases`)."""
+        credit.run_cases(cases, noun)
 
     # -- inputs -----------------------------------------------------------------------------------
     def inputs(self, op: str, shape: tuple[int, ...], **options) -> dict[str, np.ndarray]:

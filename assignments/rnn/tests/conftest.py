@@ -570,25 +570,8 @@ class Kit:
 
     @staticmethod
     def cases(credit, cases: list, noun: str = "cases") -> None:
-        """Run independent checks, credit the share that passed, and fail with the first problem.
-
-        After a timeout the rest are not tried (the time for this test is spent)
-        and the test is reported as a timeout.
-        """
-        failures: list[StudentFailure] = []
-        for index, case in enumerate(cases):
-            try:
-                case()
-            except StudentFailure as error:
-                failures.append(error)
-                if getattr(error, "status", "") == "timeout":
-                    failures += [error] * (len(cases) - index - 1)
-                    break
-        credit.fraction(len(cases) - len(failures), len(cases), note=f"{len(cases) - len(failures)} of {len(cases)} {noun} correct")
-        if failures:
-            error = StudentFailure(str(failures[0]))
-            error.status = getattr(failures[0], "status", "failed")
-            raise error
+        """Run independent checks with partial credit (see :meth:`grader.testing.Credit.run_cases`)."""
+        credit.run_cases(cases, noun)
 
     # -- the numpy tasks ---------------------------------------------------------------
     def bptt_case(self, steps: int, inputs: int, hidden: int, vocab: int, scale: float = 0.5) -> tuple:

@@ -446,22 +446,8 @@ class Kit:
     # -- partial credit ---------------------------------------------------------------------
     @staticmethod
     def cases(credit, cases: list, noun: str = "cases") -> None:
-        """Run independent checks, credit the share that passed, fail with the first problem (a timeout ends it)."""
-        failures = []
-        for index, case in enumerate(cases):
-            try:
-                case()
-            except StudentFailure as error:
-                timeout = getattr(error, "status", "") == "timeout"
-                failures += [error] * (len(cases) - index if timeout else 1)
-                if timeout:
-                    break
-        passed = len(cases) - len(failures)
-        credit.fraction(passed, len(cases), note=f"{passed} of {len(cases)} {noun} correct")
-        if failures:
-            error = StudentFailure(str(failures[0]))
-            error.status = getattr(failures[0], "status", "failed")
-            raise error
+        """Run independent checks with partial credit (see :meth:`grader.testing.Credit.run_cases`)."""
+        credit.run_cases(cases, noun)
 
 
 @pytest.fixture(scope="session")
