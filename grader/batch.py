@@ -24,6 +24,7 @@ from typing import Callable
 from grader.config import Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.ingest import SubmissionSource, discover_submissions, hash_tree, ignored_entries
+from grader.manifest import manifest_for, write_manifest
 from grader.plan import PlannedTest, collect_plan
 from grader.sandbox.probe import choose_backend
 from grader.results import GRADER_FAILURE, SubmissionResult, TestResult, load_result, result_path, save_result
@@ -95,6 +96,7 @@ def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, job
         summary.results.append(result)
     summary.results.sort(key=lambda result: result.student_id)
     write_grades_csv(summary.grades_csv, plan, summary.results)
+    write_manifest(out_dir, manifest_for(assignment, plan, backend))
     return summary
 
 
