@@ -9,16 +9,27 @@ from the assignment folder. The grading itself is the same engine as a batch:
 student code in a worker process, verdicts in the grader.
 
 Only tests whose visibility is ``public`` run, even when ``--assignment``
-points at an instructor's copy with hidden tests; nothing is written to disk.
+points at an instructor's copy with hidden tests. Public tests draw the same
+inputs as in ``grader grade`` (:mod:`grader.seeding`), so the self-check gives
+exactly the public points the grading gives. The points of the tests it
+cannot run come from ``hidden_points`` in a released ``assignment.toml``
+(or, on an instructor's copy, from its hidden tests).
+
+Nothing is written, except with ``--ci``/``--junit`` (:func:`write_ci_outputs`):
+a JUnit report, GitHub annotations on stdout and the job summary appended to
+``$GITHUB_STEP_SUMMARY``. Nothing here needs root or sandbox privileges: the
+sandbox falls back to what the machine allows (``grader doctor``).
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from rich.console import Console
 from rich.table import Table
@@ -28,9 +39,10 @@ from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.ingest import SubmissionSource
 from grader.plan import PlannedTest, collect_plan
-from grader.results import ERROR, FAILED, PARTIAL, PASSED, TIMEOUT, SubmissionResult
+from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult
 
 SELF_CHECK_ID = "self-check"
+DEFAULT_JUNIT = "grader-junit.xml"
 _CREDIT_NOTE = re.compile(r"^\d+(\.\d+)? of \d+(\.\d+)? .*correct$")
 _HEADLINE_CHARS = 200
 _STATUS_STYLES = {PASSED: "green", PARTIAL: "yellow", FAILED: "red", TIMEOUT: "magenta", ERROR: "magenta"}
@@ -65,6 +77,31 @@ def public_plan(assignment: Assignment, work_dir: Path) -> list[PlannedTest]:
     return plan
 
 
+@dataclass
+class SelfCheck:
+    """A self-check's result, with what it needs to be shown: the assignment and the points it could not run."""
+
+    result: SubmissionResult
+    assignment: Assignment
+    folder: Path
+    hidden_points: float | None = None  # None: unknown (a bundle released before grader check said it)
+
+    @property
+    def ok(self) -> bool:
+        """True when every public test passed (or was skipped): what ``--ci`` turns into exit 0."""
+        return (self.result.status == GRADED and bool(self.result.tests)
+                and all(test.status in (PASSED, SKIPPED) for test in self.result.tests))
+
+    def score_line(self) -> str:
+        """``public: X/Y; hidden tests worth Z points run at grading time``."""
+        line = f"public: {self.result.total:g}/{self.result.possible:g}"
+        if self.hidden_points is None:
+            return line + "; your grade may also count tests that run only at grading time"
+        if self.hidden_points == 0:
+            return line + "; no other tests run at grading time"
+        return line + f"; hidden tests worth {self.hidden_points:g} points run at grading time"
+
+
 def check_submission(folder: str | Path = ".", assignment: str | Path | None = None) -> SubmissionResult:
     """Grade the student files in ``folder`` against the public tests; nothing is written.
 
@@ -73,15 +110,25 @@ def check_submission(folder: str | Path = ".", assignment: str | Path | None = N
     there is no usable assignment; anything wrong with the student's code is
     part of the returned result.
     """
+    return run_self_check(folder, assignment).result
+
+
+def run_self_check(folder: str | Path = ".", assignment: str | Path | None = None) -> SelfCheck:
+    """:func:`check_submission`, with the points of the tests the self-check cannot run."""
     from grader.runner import grade_submission  # imports pytest machinery; keep `grader --help` fast
+    from grader.sandbox import default_sandbox
 
     folder = Path(folder)
     if not folder.is_dir():
         raise InstructorError(f"{folder} is not a folder")
-    config = public_part(load_assignment(resolve_assignment(folder, assignment)))
+    full = load_assignment(resolve_assignment(folder, assignment))
+    config = public_part(full)
+    sandbox = default_sandbox()
+    _start_worker_early(sandbox, config)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch_name:
         scratch = Path(scratch_name)
         plan = public_plan(config, scratch)
+        hidden = points_beyond_public(full, plan, scratch)
         staged = scratch / "submission"
         staged.mkdir()
         for relative in config.student_files:
@@ -89,7 +136,38 @@ def check_submission(folder: str | Path = ".", assignment: str | Path | None = N
             if source.is_file():  # a missing file is reported by the grading, test by test
                 (staged / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, staged / relative)
-        return grade_submission(config, plan, SubmissionSource(SELF_CHECK_ID, staged, "folder"))
+        result = grade_submission(config, plan, SubmissionSource(SELF_CHECK_ID, staged, "folder"), sandbox)
+    return SelfCheck(result, config, folder, hidden)
+
+
+def points_beyond_public(assignment: Assignment, public: list[PlannedTest], work_dir: Path) -> float | None:
+    """The points grading adds to the public tests: ``hidden_points`` if declared, else counted on an instructor's copy."""
+    if assignment.hidden_points is not None:
+        return assignment.hidden_points
+    legacy_not_public = assignment.legacy is not None and assignment.legacy.visibility != "public"
+    if not (assignment.hidden_tests or assignment.solution or legacy_not_public):
+        return None  # a bundle without the key: what it left out is unknown
+    public_ids = {test.id for test in public}
+    return round(sum(test.points for test in collect_plan(assignment, work_dir) if test.id not in public_ids), 6)
+
+
+def _start_worker_early(sandbox: Any, assignment: Assignment) -> None:
+    """Start the warm worker now, so its torch import overlaps with collecting the tests here.
+
+    That import and the collection take about 2 s each: together they are most
+    of a self-check. ``grader.sandbox`` has no public hook for it; the worker
+    starts on first use anyway if this one is gone.
+    """
+    from grader.sandbox import WorkerSpec
+
+    ensure = getattr(sandbox, "_ensure_zygote", None)
+    if ensure is None or not getattr(sandbox, "warm", False):
+        return
+    try:
+        ensure(WorkerSpec(root=Path(tempfile.gettempdir()), limits=assignment.limits,
+                          allowed_packages=assignment.allowed_packages))
+    except Exception:  # noqa: BLE001 - an optimisation only; the grading starts its own worker
+        pass
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -103,8 +181,11 @@ def headline(message: str) -> str:
     return shown if len(shown) <= _HEADLINE_CHARS else shown[: _HEADLINE_CHARS - 3] + "..."
 
 
-def print_check(result: SubmissionResult, assignment: Assignment, console: Console | None = None) -> None:
-    """The student-facing report: one row per public test, the total, and what to do next."""
+def print_check(result: SubmissionResult | SelfCheck, assignment: Assignment | None = None,
+                console: Console | None = None) -> None:
+    """The student-facing report: one row per public test, the total, the points still to come, what to do next."""
+    check = result if isinstance(result, SelfCheck) else SelfCheck(result, assignment, Path("."))
+    result, assignment = check.result, check.assignment
     console = console or Console()
     if result.missing_files:
         console.print(Text(f"Missing: {', '.join(result.missing_files)}. Put your file(s) in this folder, "
@@ -115,7 +196,7 @@ def print_check(result: SubmissionResult, assignment: Assignment, console: Conso
     table.add_column("test", overflow="fold", ratio=2)
     table.add_column("points", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("message", overflow="fold", ratio=3)
+    table.add_column("hint", overflow="fold", ratio=3)
     for test in result.tests:
         table.add_row(Text(test.name), f"{test.points:g}/{test.max_points:g}",
                       Text(test.status, style=_STATUS_STYLES.get(test.status, "")), Text(headline(test.message)))
@@ -123,12 +204,17 @@ def print_check(result: SubmissionResult, assignment: Assignment, console: Conso
     passed = sum(test.status == PASSED for test in result.tests)
     console.print(Text(f"Total: {result.total:g}/{result.possible:g} points on the public tests "
                        f"({passed} of {len(result.tests)} tests passed).", style="bold"))
-    for hint in hints(result, assignment):
+    console.print(Text(check.score_line()))
+    for hint in hints(result, assignment, known_rest=check.hidden_points is not None):
         console.print(Text(f"Hint: {hint}"))
 
 
-def hints(result: SubmissionResult, assignment: Assignment) -> list[str]:
-    """What a student should do next, given how the tests went."""
+def hints(result: SubmissionResult, assignment: Assignment, known_rest: bool = False) -> list[str]:
+    """What a student should do next, given how the tests went.
+
+    ``known_rest``: the score line already says what the grading adds, so the
+    hints need not.
+    """
     statuses = [test.status for test in result.tests]
     if result.status != "graded":
         return [f"your files could not be graded: {headline(result.message)}"]
@@ -147,9 +233,9 @@ def hints(result: SubmissionResult, assignment: Assignment) -> list[str]:
     if result.output.stdout or result.output.stderr:
         found.append("your code printed output while it was tested; `grader check --format json` shows it.")
     if passed_all(result):
-        found.append("all public tests pass. Your grade may also count tests that run only when your "
-                     "submission is graded.")
-    else:
+        found.append("all public tests pass." if known_rest else
+                     "all public tests pass. Your grade may also count tests that run only when your submission is graded.")
+    elif not known_rest:
         found.append("the self-check runs the public tests only; your grade may also count other tests.")
     return found
 
@@ -158,8 +244,56 @@ def passed_all(result: SubmissionResult) -> bool:
     return bool(result.tests) and all(test.status == PASSED for test in result.tests)
 
 
-def check_as_json(result: SubmissionResult, assignment: Assignment, folder: Path) -> dict[str, Any]:
-    data = result.to_dict()
-    data["title"] = assignment.title
-    data["folder"] = str(folder)
+def check_as_json(result: SubmissionResult | SelfCheck, assignment: Assignment | None = None,
+                  folder: Path | None = None) -> dict[str, Any]:
+    check = result if isinstance(result, SelfCheck) else SelfCheck(result, assignment, Path(folder or "."))
+    data = check.result.to_dict()
+    data["title"] = check.assignment.title
+    data["folder"] = str(folder if folder is not None else check.folder)
+    data["hidden_points"] = check.hidden_points
+    data["score_line"] = check.score_line()
+    data["ok"] = check.ok
     return data
+
+
+# -- CI -------------------------------------------------------------------------------------
+
+def github_lines(check: SelfCheck, workspace: str | Path | None = None) -> list[str]:
+    """The workflow commands for GitHub Actions: one ``::error`` per problem, pointing at the student's line.
+
+    File paths are relative to ``workspace`` (``$GITHUB_WORKSPACE``, else the
+    current folder), where GitHub expects them.
+    """
+    from grader.exports.github import Annotation, annotations
+
+    lines = [item.command() for item in annotations(check.result, check.assignment.student_files,
+                                                    _relative_folder(check.folder, workspace))]
+    lines.append(Annotation("notice", check.score_line(), title=f"Self-check: {check.assignment.title}").command())
+    return lines
+
+
+def write_ci_outputs(check: SelfCheck, junit: str | Path | None = None,
+                     environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Write the JUnit report (when ``junit`` is given) and append the job summary (when
+    ``GITHUB_STEP_SUMMARY`` is set in ``environ``); the files written."""
+    from grader.exports.github import append_step_summary
+    from grader.exports.junit import write_junit
+
+    environ = os.environ if environ is None else environ
+    written = []
+    if junit is not None:
+        written.append(write_junit(Path(junit), [check.result], name=f"self-check {check.assignment.name}"))
+    summary = environ.get("GITHUB_STEP_SUMMARY", "")
+    if summary:
+        append_step_summary(summary, check.result, check.assignment.title, check.score_line())
+        written.append(Path(summary))
+    return written
+
+
+def _relative_folder(folder: Path, workspace: str | Path | None) -> str:
+    base = Path(workspace or os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+    try:
+        relative = Path(folder).resolve().relative_to(base).as_posix()
+    except ValueError:  # outside the workspace: GitHub cannot place it anyway
+        return Path(folder).as_posix()
+    return "" if relative == "." else relative

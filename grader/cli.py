@@ -72,14 +72,19 @@ def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | N
     """
     from grader.batch import grade_batch
     from grader.console import BatchProgress, print_summary, summary_as_json
+    from grader.manifest import load_graded_folder
+    from grader.report import write_reports
 
     with BatchProgress(enabled=output_format == "table") as progress:
         summary = grade_batch(submissions, assignment_path, out_dir, jobs=jobs, regrade=regrade, only=only,
                               progress=progress.advance, on_start=progress.start, sandbox=sandbox, warm=not cold)
+    # Every result is saved by now; the reports cover the whole folder, earlier runs' results included.
+    reports = write_reports(load_graded_folder(out_dir))
     if output_format == "json":
-        click.echo(json.dumps(summary_as_json(summary), indent=2))
+        click.echo(json.dumps({**summary_as_json(summary), "reports": str(reports.index)}, indent=2))
     else:
         print_summary(summary)
+        click.echo(f"reports: {reports.index} (class summary); per submission <id>/report.html and <id>/feedback.html")
 
 
 
@@ -155,39 +160,59 @@ def release(assignment_path: Path, out: Path, force: bool, grader_spec: str | No
 @click.argument("folder", required=False, default=Path("."), type=click.Path(path_type=Path))
 @click.option("--assignment", "-a", "assignment_path", default=None, type=click.Path(path_type=Path),
               help="The assignment to check against.  [default: FOLDER, which holds assignment.toml]")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="How to print the results on stdout.")
-def check(folder: Path, assignment_path: Path | None, output_format: str) -> None:
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "github"]), default=None,
+              help="How to print the results on stdout; github: the table, then GitHub Actions annotations.  "
+                   "[default: table; github with --ci]")
+@click.option("--ci", is_flag=True,
+              help="Run as CI: GitHub annotations on stdout, a JUnit report (see --junit), the job summary appended "
+                   "to $GITHUB_STEP_SUMMARY when it is set, and exit 1 while a public test fails.")
+@click.option("--junit", "junit", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a JUnit XML report to this file.  [default with --ci: grader-junit.xml]")
+def check(folder: Path, assignment_path: Path | None, output_format: str | None, ci: bool, junit: Path | None) -> None:
     """Run the public tests on your work in FOLDER (default: this folder) and show your points.
 
     Run it in the folder of the assignment you were given: your files sit
-    beside assignment.toml and tests/. Only your files are graded; nothing is
-    written. Exit 0 when the check ran, whatever your score; 1 when there is
-    no usable assignment.
+    beside assignment.toml and tests/. Only your files are graded, on the
+    inputs the grading uses for the public tests, so the public points are
+    the ones you will get. Nothing is written but the --junit report and,
+    with --ci, the GitHub job summary. Exit 0 when the check ran, whatever
+    your score (with --ci: 1 while a public test fails); 1 when there is no
+    usable assignment.
 
     \b
     Example:
         cd rnn && grader check
         grader check my_work --assignment rnn
+        grader check --ci --junit grader-junit.xml
     """
+    import os
+
     from rich.console import Console
 
-    from grader.check import check_as_json, check_submission, print_check, resolve_assignment
-    from grader.config import load_assignment
+    from grader.check import DEFAULT_JUNIT, check_as_json, github_lines, print_check, run_self_check, write_ci_outputs
 
-    assignment = load_assignment(resolve_assignment(folder, assignment_path))
+    output_format = output_format or ("github" if ci else "table")
+    if ci and junit is None:
+        junit = Path(DEFAULT_JUNIT)
     status = Console(stderr=True).status("running the public tests...") if output_format == "table" else None
     if status is not None:
         status.start()
     try:
-        result = check_submission(folder, assignment=assignment.root)
+        outcome = run_self_check(folder, assignment_path)
     finally:
         if status is not None:
             status.stop()
+    write_ci_outputs(outcome, junit, os.environ if ci else {})
     if output_format == "json":
-        click.echo(json.dumps(check_as_json(result, assignment, folder), indent=2))
+        click.echo(json.dumps(check_as_json(outcome), indent=2))
     else:
-        print_check(result, assignment)
+        print_check(outcome)
+        if output_format == "github":
+            for line in github_lines(outcome):
+                click.echo(line)
+    if ci and not outcome.ok:
+        click.get_current_context().exit(1)
+
 
 @main.command(short_help="Show which isolation this machine supports for student code.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
@@ -222,6 +247,126 @@ def doctor(output_format: str) -> None:
     console = Console()
     console.print(table)
     console.print(f"grader grade will use the [bold]{backend}[/bold] backend (override with --sandbox).")
+
+
+@main.command(short_help="Rebuild the HTML reports (and exports) of a graded folder.")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print what was written on stdout.")
+def report(folder: Path, output_format: str) -> None:
+    """Re-render every output of DIR, a folder written by grader grade, from its saved results.
+
+    Nothing is graded again: DIR/batch.json and DIR/<id>/result.json are read,
+    and DIR/index.html (the class summary, for instructors), DIR/<id>/report.html
+    (everything about one submission) and DIR/<id>/feedback.html (what the
+    student may see) are written, with the gradebook exports when available.
+    Exit 1 when DIR is not a graded folder.
+
+    \b
+    Example:
+        grader report graded/rnn
+    """
+    from grader.report.rebuild import export_lines, rebuild_outputs
+
+    rebuilt = rebuild_outputs(folder)
+    if output_format == "json":
+        click.echo(json.dumps(rebuilt.to_dict(), indent=2))
+        return
+    written = rebuilt.reports
+    click.echo(f"class summary: {written.index}")
+    click.echo(f"{len(written.submissions)} submission(s): <id>/report.html (instructor) and "
+               f"<id>/feedback.html (student) in {rebuilt.folder.path}")
+    for line in export_lines(rebuilt.exports, rebuilt.folder.path):
+        click.echo(f"export: {line}")
+    for student_id in written.skipped:
+        click.echo(f"skipped {student_id!r}: not a plain folder name in {rebuilt.folder.path}", err=True)
+    for path in rebuilt.folder.unreadable:
+        click.echo(f"unreadable, left out: {path} (grade this submission again)", err=True)
+
+
+@main.command(short_help="Write Canvas, Gradescope and JUnit files of a graded folder.")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--roster", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV mapping submission ids to LMS identities (columns such as id, name, email, canvas_id, "
+                   "sis_user_id, sis_login_id, section; a Canvas gradebook export works as is).")
+@click.option("--canvas-assignment-id", default=None, type=click.IntRange(min=1), metavar="N",
+              help="The Canvas assignment's id: the column becomes 'Title (N)', which the import matches.")
+@click.option("--out", "-o", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Write the files here.  [default: DIR]")
+@click.option("--hidden-visibility", type=click.Choice(["hidden", "after_published"]), default="hidden",
+              show_default=True, help="How Gradescope shows hidden tests to students.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print what was written on stdout.")
+def export(folder: Path, roster: Path | None, canvas_assignment_id: int | None, out_dir: Path | None,
+           hidden_visibility: str, output_format: str) -> None:
+    """Write the gradebook files of DIR, a folder written by grader grade.
+
+    DIR/canvas.csv (Canvas gradebook import), DIR/junit.xml (one test suite
+    per submission) and DIR/<id>/gradescope.json (Gradescope's results.json
+    per submission). Nothing is graded again. With --roster, every student on
+    it gets a Canvas row (an empty score without a submission); submissions
+    with no roster entry are listed on stderr and exported all the same.
+    Exit 1 when DIR is not a graded folder or the roster cannot be read.
+
+    \b
+    Example:
+        grader export graded/rnn --roster roster.csv --canvas-assignment-id 12345
+    """
+    from grader.exports import export_folder
+    from grader.manifest import load_graded_folder
+    from grader.roster import load_roster
+
+    folder_data = load_graded_folder(folder)
+    loaded = load_roster(roster) if roster is not None else None
+    report = export_folder(folder_data, out_dir, loaded, canvas_assignment_id, hidden_visibility)
+    if output_format == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(f"canvas: {report.canvas_csv}")
+    click.echo(f"junit: {report.junit_xml}")
+    click.echo(f"gradescope: {len(report.gradescope)} file(s), {report.out_dir}/<id>/gradescope.json")
+    for note in report.notes():
+        click.echo(f"note: {note}", err=True)
+
+
+@main.command(short_help="Build a Gradescope autograder zip for an assignment.")
+@click.argument("assignment_path", metavar="ASSIGNMENT", type=click.Path(path_type=Path))
+@click.argument("out", metavar="OUT.zip", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--torch-spec", default=None, metavar="SPEC",
+              help="What setup.sh pip-installs for PyTorch.  [default: torch==2.13.0]")
+@click.option("--torch-index", default=None, metavar="URL",
+              help="The index PyTorch comes from; '' for PyPI's.  [default: the CPU wheels]")
+@click.option("--hidden-visibility", type=click.Choice(["hidden", "after_published"]), default="hidden",
+              show_default=True, help="How Gradescope shows hidden tests to students.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print what was written on stdout.")
+def gradescope(assignment_path: Path, out: Path, torch_spec: str | None, torch_index: str | None,
+               hidden_visibility: str, output_format: str) -> None:
+    """Write OUT.zip, a Gradescope autograder for ASSIGNMENT.
+
+    setup.sh and run_autograder sit at the root: setup.sh installs PyTorch
+    and this grader (shipped in the zip); run_autograder grades
+    /autograder/submission with ASSIGNMENT's tests, hidden ones included,
+    and writes /autograder/results/results.json. The solution is not shipped.
+
+    \b
+    Example:
+        grader gradescope assignments/rnn rnn-autograder.zip
+    """
+    from grader.exports.autograder_zip import build_autograder_zip
+
+    options = {key: value for key, value in (("torch_spec", torch_spec), ("torch_index", torch_index))
+               if value is not None}
+    built = build_autograder_zip(assignment_path, out, hidden_visibility=hidden_visibility, **options)
+    if output_format == "json":
+        click.echo(json.dumps(built.to_dict(), indent=2))
+        return
+    for path, what in sorted(built.files.items()):
+        click.echo(f"{path}: {what}")
+    for note in built.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {built.out}: {len(built.plan)} tests, {built.possible:g} points. Upload it on Gradescope "
+               "under Configure Autograder (zip file upload).")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ Example::
     solution = "solution"                # folder holding the reference solution
     starter = "starter"                  # folder holding the starter code
     due = 2026-12-01T23:59:00Z           # optional
+    hidden_points = 40                   # optional; written by `grader release`: points the self-check cannot run
 
     [limits]
     test_seconds = 10                    # wall clock for one test's calls into student code
@@ -57,7 +58,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # ``studnet_files`` is reported as an unknown key, not as a missing ``student_files``.
 _TOP_KEYS = ("assignment", "limits", "tests", "legacy")
 _ASSIGNMENT_KEYS = ("name", "title", "version", "student_files", "support_files", "allowed_packages",
-                    "solution", "starter", "due", "seed_salt")
+                    "solution", "starter", "due", "seed_salt", "hidden_points")
 _LEGACY_KEYS = ("file", "points", "default_points", "visibility")
 
 
@@ -106,6 +107,7 @@ class Assignment:
     starter: str | None = None
     due: dt.datetime | None = None
     seed_salt: str = ""
+    hidden_points: float | None = None  # in a released bundle: the points of the tests left out
 
     @property
     def config_path(self) -> Path:
@@ -251,6 +253,7 @@ def load_assignment(path: str | Path) -> Assignment:
         starter=starter,
         due=due,
         seed_salt=section.get("seed_salt", str, ""),
+        hidden_points=_hidden_points(section),
     )
     section.reject_unknown()
     tests_table.reject_unknown()
@@ -290,6 +293,15 @@ def _due_date(reader: _Reader) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day, 23, 59, 59)
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _hidden_points(reader: _Reader) -> float | None:
+    value = reader.get("hidden_points", (int, float), None, "a number of points >= 0")
+    if value is None:
+        return None
+    if not math.isfinite(value) or value < 0:
+        raise reader.fail("hidden_points", f"expected a number of points >= 0, got {value!r}")
+    return float(value)
 
 
 def _test_files(reader: _Reader, name: str, root: Path) -> tuple[str, ...]:

@@ -11,9 +11,12 @@
   public and anything named ``*hidden*`` stay behind;
 - a released ``assignment.toml``: the same assignment without the hidden
   tests, the solution, the starter folder, the seed salt and a legacy file
-  that is not public (limits kept, ``name`` written out so seeds match);
+  that is not public (limits kept, ``name`` written out so seeds match,
+  ``hidden_points`` added: the points of the tests the self-check cannot run);
 - ``.github/workflows/grader.yml``, which installs the grader and runs the
-  self-check on every push, and a ``.gitignore``.
+  self-check on every push (``grader check --ci``: annotations on the
+  student's lines, a job summary, a JUnit report kept as an artifact, and a
+  failed job while a public test fails), and a ``.gitignore``.
 
 Every file copied is listed in the report, with what it is. Before the
 bundle replaces ``OUT`` it is audited: no file may be a hidden test, a
@@ -39,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.check import public_part
+from grader.check import DEFAULT_JUNIT, public_part
 from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.plan import PlannedTest, collect_plan
@@ -52,7 +55,7 @@ CHECK_GUIDE = "CHECK.md"
 WORKFLOW = ".github/workflows/grader.yml"
 GITIGNORE = ".gitignore"
 KEPT_IN_OUT = (".git",)  # --force replaces everything else in OUT
-_GITIGNORE_TEXT = "__pycache__/\n*.py[cod]\n.venv/\n.pytest_cache/\n"
+_GITIGNORE_TEXT = "__pycache__/\n*.py[cod]\n.venv/\n.pytest_cache/\ngrader-junit.xml\n"  # the last: grader check --ci
 # Minutes for installing Python, torch and the grader, on top of the grading limit.
 _INSTALL_MINUTES = 15
 
@@ -290,8 +293,13 @@ def _digest(path: Path) -> str:
 
 # -- generated files ------------------------------------------------------------------------
 
-def released_config(assignment: Assignment) -> str:
-    """The bundle's ``assignment.toml``: the public part of the assignment, every value written out."""
+def released_config(assignment: Assignment, hidden_points: float | None = None) -> str:
+    """The bundle's ``assignment.toml``: the public part of the assignment, every value written out.
+
+    ``hidden_points`` (the points of the tests the self-check cannot run) is
+    written as ``assignment.hidden_points``, so ``grader check`` can say what
+    the grading adds to the public points.
+    """
     public = public_part(assignment)
     lines = [
         "# Released by `grader release` for students: the hidden tests and the solution stay with the course staff.",
@@ -309,6 +317,8 @@ def released_config(assignment: Assignment) -> str:
         lines.append(f"allowed_packages = {_toml(list(public.allowed_packages))}")
     if public.due is not None:
         lines.append(f"due = {public.due.isoformat()}")
+    if hidden_points is not None:
+        lines.append(f"hidden_points = {_toml(round(float(hidden_points), 6))}")
     lines += ["", "[limits]"] + [f"{key} = {_toml(value)}" for key, value in public.limits.to_dict().items()]
     if public.public_tests:
         lines += ["", "[tests]", f"public = {_toml(list(public.public_tests))}"]
@@ -322,7 +332,8 @@ def released_config(assignment: Assignment) -> str:
 def _toml(value: Any) -> str:
     if isinstance(value, str):
         # A JSON string is a TOML basic string, except that TOML also wants DEL escaped.
-        return json.dumps(value).replace("\x7f", "\\u007f")
+        # Non-ASCII stays literal: json's surrogate-pair escapes are not valid TOML.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -365,10 +376,12 @@ def _write_generated(staging: Path, assignment: Assignment, public: Assignment, 
         "submission_seconds": f"{assignment.limits.submission_seconds:g}",
         "timeout_minutes": math.ceil(assignment.limits.submission_seconds / 60) + _INSTALL_MINUTES,
         "workflow": WORKFLOW,
+        "junit_file": DEFAULT_JUNIT,
     }
     templates = _templates()
     generated = {
-        CONFIG_NAME: (released_config(assignment), "assignment config (public part)"),
+        CONFIG_NAME: (released_config(assignment, sum(test.points for test in plan if test not in public_tests)),
+                      "assignment config (public part)"),
         CHECK_GUIDE: (templates.get_template("CHECK.md.j2").render(**fields), "self-check guide"),
         WORKFLOW: (templates.get_template("grader.yml.j2").render(**fields), "CI workflow (runs grader check)"),
         GITIGNORE: (_GITIGNORE_TEXT, "git ignore list"),

@@ -1,9 +1,18 @@
-"""Per-test random seeds: deterministic for a regrade, different for each student.
+"""Per-test random seeds: deterministic for a regrade; hidden tests differ for each student.
 
-``seed = first 8 bytes of sha256(salt | assignment | test id | student id)``.
-The salt (``seed_salt`` in ``assignment.toml``, plus ``GRADER_SEED_SECRET`` from
-the grader's environment when set) keeps students from computing each other's
-inputs; the worker never sees it.
+Hidden (and after-due-date) tests:
+``seed = first 8 bytes of sha256(secret | salt | assignment | test id | student id)``.
+The salt (``seed_salt`` in ``assignment.toml``) and the secret
+(``GRADER_SEED_SECRET`` from the grader's environment, when set) keep students
+from computing each other's inputs; the worker never sees either.
+
+Public tests: ``seed = first 8 bytes of sha256("" | "" | assignment | test id | "")``,
+the same for every student and without salt or secret. A student's
+``grader check`` (which runs in a released bundle, with neither the salt nor the
+secret, under no student id) then draws exactly the inputs that
+``grader grade`` draws for the same public test, so the self-check gives the
+public points the grading gives. Nothing is lost: the student holds the public
+tests and can run them anyway.
 """
 from __future__ import annotations
 
@@ -14,11 +23,20 @@ import numpy as np
 
 
 def derive_seed(assignment: str, test_id: str, student_id: str, salt: str = "") -> int:
-    """A 63-bit seed from (salt, assignment, test, student)."""
+    """A 63-bit seed from (secret, salt, assignment, test, student): the seed of a hidden test."""
     secret = os.environ.get("GRADER_SEED_SECRET", "")
-    material = "\x1f".join([secret, salt, assignment, test_id, student_id]).encode("utf-8")
-    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big") >> 1
+    return _seed_of([secret, salt, assignment, test_id, student_id])
+
+
+def derive_public_seed(assignment: str, test_id: str) -> int:
+    """A 63-bit seed from (assignment, test) alone: the seed of a public test, the same in grading and self-check."""
+    return _seed_of(["", "", assignment, test_id, ""])
 
 
 def rng_for(assignment: str, test_id: str, student_id: str, salt: str = "") -> np.random.Generator:
     return np.random.default_rng(derive_seed(assignment, test_id, student_id, salt))
+
+
+def _seed_of(parts: list[str]) -> int:
+    material = "\x1f".join(parts).encode("utf-8")
+    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big") >> 1

@@ -14,7 +14,8 @@ An assignment's trusted test::
         assert_array_close(got_h, want_h, what="h_next")
 
 Fixtures provided by the grader: ``student`` (a :class:`grader.proxy.StudentProxy`),
-``rng`` (a ``numpy.random.Generator`` seeded from assignment, test and student),
+``rng`` (a ``numpy.random.Generator``: public tests seed it from assignment and
+test, hidden tests also from the student; see :mod:`grader.seeding`),
 ``seed`` (the integer behind it) and ``credit`` (partial credit).
 """
 from __future__ import annotations
@@ -137,7 +138,8 @@ def describe_mismatch(got: np.ndarray, expected: np.ndarray, rtol: float, atol: 
         rel_err = np.where(meaningful, abs_err / np.where(meaningful, np.abs(expected64), 1.0), 0.0)
     abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
     bad = np.argwhere(~close)
-    rel_part = f", max rel error {np.max(rel_err[~close]):.3g}" if (meaningful & ~close).any() else ""
+    rel_values = rel_err[~close & meaningful & np.isfinite(rel_err)]
+    rel_part = f", max rel error {np.max(rel_values):.3g}" if rel_values.size else ""
     lines = [
         f"{what} differs from the expected values: {len(bad)} of {close.size} elements off "
         f"(shape {got.shape}; max abs error {np.max(abs_err[~close]):.3g}{rel_part}; "

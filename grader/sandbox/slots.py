@@ -36,10 +36,14 @@ class Slot:
 
 def claim_slot() -> Slot:
     """Claim the first free slot; its folder is fresh, traversable, and empty."""
-    LOCK_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    if os.stat(LOCK_DIR).st_uid == os.geteuid():
+        LOCK_DIR.chmod(0o1777)  # shared, sticky: root and other users each keep their own lock files
     is_root = os.geteuid() == 0
+    # Root's slots come with a uid each; another user's slots are named after that user.
+    tag = "" if is_root else f"u{os.geteuid()}-"
     for index in range(MAX_SLOTS):
-        fd = os.open(LOCK_DIR / f"slot-{index}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fd = os.open(LOCK_DIR / f"slot-{tag}{index}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -48,7 +52,7 @@ def claim_slot() -> Slot:
         uid = FIRST_UID + index if is_root else None
         if uid is not None:
             kill_all_processes_of(uid)  # leftovers of a grader that was killed
-        folder = Path(tempfile.gettempdir()) / f"nlm-grader-slot-{index}"
+        folder = Path(tempfile.gettempdir()) / f"nlm-grader-slot-{tag}{index}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(mode=0o711)
         folder.chmod(0o711)

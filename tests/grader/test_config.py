@@ -365,7 +365,7 @@ def test_misspelled_required_key_is_reported_as_unknown_not_as_missing(root):
     write_assignment(root, MINIMAL.replace("student_files", "studnet_files"))
 
     assert_config_error(root, "assignment.studnet_files",
-                        "unknown key; expected one of allowed_packages, due, name, seed_salt, solution, starter, "
+                        "unknown key; expected one of allowed_packages, due, hidden_points, name, seed_salt, solution, starter, "
                         "student_files, support_files, title, version")
 
 

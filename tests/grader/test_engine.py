@@ -102,7 +102,8 @@ def test_wrong_type_and_wrong_shape_are_explained(graded):
 
 
 def test_partial_credit_awards_a_fraction(tmp_path):
-    half_right = CORRECT_TOY.replace("return x * x", "return x * x if x[0] > 0 else -x")
+    # Public tests draw the same inputs for everyone: two of the four cases start below -1.
+    half_right = CORRECT_TOY.replace("return x * x", "return x * x if x[0] > -1 else -x")
     submissions = make_submissions(tmp_path / "subs", {"half": half_right})
     result = grade_batch(submissions, TOY_ASSIGNMENT, tmp_path / "out", jobs=1).results[0]
     square = by_name(result)["square four inputs (partial credit)"]
@@ -134,12 +135,16 @@ def test_regrade_gives_identical_scores_and_inputs(tmp_path):
     assert "SEEN" in first.results[0].output.stdout
 
 
-def test_two_students_get_different_seeded_inputs(tmp_path):
-    submissions = make_submissions(tmp_path / "subs", {"ann": _spy("SEEN"), "ben": _spy("SEEN")})
+def test_two_students_get_different_inputs_in_hidden_tests_and_the_same_in_public_ones(tmp_path):
+    """Public tests draw the same inputs for everyone, so ``grader check`` gives the points grading gives."""
+    spy = _spy("ECHO").replace("def add(a, b):\n", "def add(a, b):\n    print('ADD', np.shape(b), list(np.ravel(a)[:2]))\n")
+    submissions = make_submissions(tmp_path / "subs", {"ann": spy, "ben": spy})
     results = grade_batch(submissions, TOY_ASSIGNMENT, tmp_path / "out", jobs=2).results
-    seen = [result.output.stdout for result in results]
-    assert all("SEEN" in text for text in seen)
-    assert seen[0] != seen[1]
+    seen = [result.output.stdout.splitlines() for result in results]
+    public = [[line for line in lines if line.startswith(("ECHO", "ADD (3, 4)"))] for lines in seen]
+    hidden = [[line for line in lines if line.startswith("ADD (4,)")] for lines in seen]
+    assert len(public[0]) == 2 and public[0] == public[1]
+    assert len(hidden[0]) == 1 and hidden[0] != hidden[1]
     assert all(result.total == 13 for result in results)
 
 

@@ -147,7 +147,7 @@ def test_released_config_is_the_public_part_with_limits_and_name_kept(toy, tmp_p
     original = load_assignment(toy)
     assert released["assignment"] == {
         "name": "toy", "title": original.title, "version": "1", "student_files": ["toy.py"],
-        "support_files": ["helpers.py"], "allowed_packages": ["numpy"],
+        "support_files": ["helpers.py"], "allowed_packages": ["numpy"], "hidden_points": 3,
     }
     assert released["tests"] == {"public": ["tests/test_public.py"]}
     assert released["limits"] == original.limits.to_dict()
@@ -242,7 +242,7 @@ def test_workflow_and_guide_install_the_grader_spec_given(toy, tmp_path):
     workflow = (out / ".github" / "workflows" / "grader.yml").read_text()
     assert "python -m pip install 'nlm-grader @ git+https://example.org/course/grader.git@v1'\n" in workflow
     assert "uses: actions/setup-python@v5" in workflow and "uses: actions/checkout@v4" in workflow
-    assert workflow.rstrip().endswith("run: grader check")
+    assert "run: grader check --ci --junit grader-junit.xml\n" in workflow
     assert "\t" not in workflow, "YAML forbids tabs in indentation"
     guide = (out / "CHECK.md").read_text()
     assert "'nlm-grader @ git+https://example.org/course/grader.git@v1'" in guide
