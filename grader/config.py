@@ -13,6 +13,7 @@ Example::
     starter = "starter"                  # folder holding the starter code
     due = 2026-12-01T23:59:00Z           # optional
     hidden_points = 40                   # optional; written by `grader release`: points the self-check cannot run
+    total_points = 100                   # optional; `grader validate` checks the tests add up to it
 
     [limits]
     test_seconds = 10                    # wall clock for one test's calls into student code
@@ -58,7 +59,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # ``studnet_files`` is reported as an unknown key, not as a missing ``student_files``.
 _TOP_KEYS = ("assignment", "limits", "tests", "legacy")
 _ASSIGNMENT_KEYS = ("name", "title", "version", "student_files", "support_files", "allowed_packages",
-                    "solution", "starter", "due", "seed_salt", "hidden_points")
+                    "solution", "starter", "due", "seed_salt", "hidden_points", "total_points")
 _LEGACY_KEYS = ("file", "points", "default_points", "visibility")
 
 
@@ -108,6 +109,7 @@ class Assignment:
     due: dt.datetime | None = None
     seed_salt: str = ""
     hidden_points: float | None = None  # in a released bundle: the points of the tests left out
+    total_points: float | None = None  # declared total; grader validate checks the tests add up to it
 
     @property
     def config_path(self) -> Path:
@@ -253,7 +255,8 @@ def load_assignment(path: str | Path) -> Assignment:
         starter=starter,
         due=due,
         seed_salt=section.get("seed_salt", str, ""),
-        hidden_points=_hidden_points(section),
+        hidden_points=_points_key(section, "hidden_points"),
+        total_points=_points_key(section, "total_points"),
     )
     section.reject_unknown()
     tests_table.reject_unknown()
@@ -295,12 +298,12 @@ def _due_date(reader: _Reader) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _hidden_points(reader: _Reader) -> float | None:
-    value = reader.get("hidden_points", (int, float), None, "a number of points >= 0")
+def _points_key(reader: _Reader, key: str) -> float | None:
+    value = reader.get(key, (int, float), None, "a number of points >= 0")
     if value is None:
         return None
     if not math.isfinite(value) or value < 0:
-        raise reader.fail("hidden_points", f"expected a number of points >= 0, got {value!r}")
+        raise reader.fail(key, f"expected a number of points >= 0, got {value!r}")
     return float(value)
 
 

@@ -171,6 +171,11 @@ def _points_check(report: ValidationReport) -> Check:
     detail = f"{' + '.join(shares)} = {points['total']:g} points in {tests}"
     if points["total"] <= 0:
         return Check("points", False, f"{detail}: every test is worth 0 points")
+    declared = report.assignment.total_points
+    if declared is not None and abs(points["total"] - declared) > 1e-9:
+        return Check("points", False, f"{detail}, but assignment.total_points declares {declared:g}")
+    if declared is not None:
+        detail += f", as assignment.total_points declares"
     return Check("points", True, detail)
 
 

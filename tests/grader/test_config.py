@@ -366,7 +366,7 @@ def test_misspelled_required_key_is_reported_as_unknown_not_as_missing(root):
 
     assert_config_error(root, "assignment.studnet_files",
                         "unknown key; expected one of allowed_packages, due, hidden_points, name, seed_salt, solution, starter, "
-                        "student_files, support_files, title, version")
+                        "student_files, support_files, title, total_points, version")
 
 
 def test_unknown_key_beside_valid_ones_is_reported(root):

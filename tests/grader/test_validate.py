@@ -244,3 +244,19 @@ def test_validation_failed_is_an_instructor_error():
     from grader.errors import InstructorError
 
     assert issubclass(ValidationFailed, InstructorError)
+
+
+@pytest.mark.slow
+def test_validate_fails_when_the_tests_do_not_add_up_to_the_declared_total(tmp_path):
+    root = make_toy_assignment(tmp_path / "toy", extra_config="total_points = 20\n")
+    report = validate_assignment(root, jobs=2)
+    points = next(check for check in report.checks if check.name == "points")
+    assert not points.ok
+    assert points.detail.endswith("= 13 points in 8 tests, but assignment.total_points declares 20")
+
+
+@pytest.mark.slow
+def test_validate_accepts_tests_that_add_up_to_the_declared_total(tmp_path):
+    root = make_toy_assignment(tmp_path / "toy", extra_config="total_points = 13\n")
+    points = next(check for check in validate_assignment(root, jobs=2).checks if check.name == "points")
+    assert points.ok and points.detail.endswith("as assignment.total_points declares")
