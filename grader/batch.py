@@ -27,7 +27,7 @@ from grader.ingest import SubmissionSource, discover_submissions, hash_tree, ign
 from grader.manifest import manifest_for, write_manifest
 from grader.plan import PlannedTest, collect_plan
 from grader.sandbox.probe import choose_backend
-from grader.results import GRADER_FAILURE, SubmissionResult, TestResult, load_result, result_path, save_result
+from grader.results import GRADER_FAILURE, SubmissionResult, load_result, result_path, save_result
 
 GRADES_CSV = "grades.csv"
 ProgressCallback = Callable[[SubmissionResult, bool], None]
@@ -209,8 +209,7 @@ def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[Subm
 
 
 def failure_result(assignment: Assignment, plan: list[PlannedTest], source: SubmissionSource, fingerprint: str, message: str) -> SubmissionResult:
-    tests = [TestResult(id=test.id, name=test.name, points=0.0, max_points=test.points, status="failed",
-                        visibility=test.visibility, message="not graded: " + message, computed_in=test.computed_in) for test in plan]
+    tests = [test.result("failed", 0.0, "not graded: " + message) for test in plan]
     return SubmissionResult(student_id=source.student_id, assignment=assignment.name, assignment_version=assignment.version,
                             status=GRADER_FAILURE, tests=tests, message=message, assignment_fingerprint=fingerprint)
 

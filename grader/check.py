@@ -155,17 +155,10 @@ def _start_worker_early(sandbox: Any, assignment: Assignment) -> None:
     """Start the warm worker now, so its torch import overlaps with collecting the tests here.
 
     That import and the collection take about 2 s each: together they are most
-    of a self-check. ``grader.sandbox`` has no public hook for it; the worker
-    starts on first use anyway if this one is gone.
+    of a self-check. The worker starts on first use anyway if this one fails.
     """
-    from grader.sandbox import WorkerSpec
-
-    ensure = getattr(sandbox, "_ensure_zygote", None)
-    if ensure is None or not getattr(sandbox, "warm", False):
-        return
     try:
-        ensure(WorkerSpec(root=Path(tempfile.gettempdir()), limits=assignment.limits,
-                          allowed_packages=assignment.allowed_packages))
+        sandbox.prewarm(assignment.allowed_packages)
     except Exception:  # noqa: BLE001 - an optimisation only; the grading starts its own worker
         pass
 

@@ -132,10 +132,7 @@ class GradingPlugin:
 
 
 def _result(planned: PlannedTest, status: str, earned: float, message: str, duration: float = 0.0) -> TestResult:
-    return TestResult(
-        id=planned.id, name=planned.name, points=round(earned, 6), max_points=planned.points, status=status,
-        visibility=planned.visibility, message=message[:MAX_MESSAGE_CHARS], duration=round(duration, 4), computed_in=planned.computed_in,
-    )
+    return planned.result(status, earned, message[:MAX_MESSAGE_CHARS], duration)
 
 
 def _assertion_message(report, error: AssertionError) -> str:

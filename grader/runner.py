@@ -56,11 +56,11 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
     except SubmissionError as error:
         result.status = BROKEN
         result.message = str(error)
-        result.tests = [_not_run(test, f"not graded: {error}") for test in plan]
+        result.tests = [test.result(FAILED, 0.0, f"not graded: {error}") for test in plan]
     except Exception as error:  # noqa: BLE001 - recorded, so one submission never stops a batch
         result.status = GRADER_FAILURE
         result.message = f"the grader failed on this submission: {type(error).__name__}: {error}\n{traceback.format_exc()[-3000:]}"
-        result.tests = [_not_run(test, "not graded: the grader failed (see the submission's message)") for test in plan]
+        result.tests = [test.result(FAILED, 0.0, "not graded: the grader failed (see the submission's message)") for test in plan]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result.duration = round(time.monotonic() - started, 3)
@@ -159,14 +159,14 @@ def run_legacy_tests(assignment: Assignment, plan: list[PlannedTest], session: W
         events = reported.get(test.id, [])
         if not events:
             message = error_message or "this test reported no result (exit codes and printed summaries are not trusted)"
-            results.append(_legacy_result(test, FAILED, 0.0, message))
+            results.append(test.result(FAILED, 0.0, message))
         elif all(event.get("outcome") == "passed" for event in events):
-            results.append(_legacy_result(test, PASSED, test.points, ""))
+            results.append(test.result(PASSED, test.points, ""))
         else:
             failed = [event for event in events if event.get("outcome") != "passed"]
             message = _error_lines(str(failed[0].get("message", ""))) or f"outcome: {failed[0].get('outcome')}"
             status = TIMEOUT if "Timeout (>" in message else FAILED
-            results.append(_legacy_result(test, status, 0.0, message))
+            results.append(test.result(status, 0.0, message))
     return results
 
 
@@ -174,16 +174,6 @@ def _error_lines(text: str) -> str:
     """The ``E   ...`` lines of a pytest report (the error itself), else its tail."""
     lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
     return "\n".join(lines[-10:]) if lines else text[-1500:]
-
-
-def _legacy_result(test: PlannedTest, status: str, points: float, message: str) -> TestResult:
-    return TestResult(id=test.id, name=test.name, points=points, max_points=test.points, status=status,
-                      visibility=test.visibility, message=message, computed_in="sandbox")
-
-
-def _not_run(test: PlannedTest, message: str) -> TestResult:
-    return TestResult(id=test.id, name=test.name, points=0.0, max_points=test.points, status=FAILED,
-                      visibility=test.visibility, message=message, computed_in=test.computed_in)
 
 
 def summary_message(result: SubmissionResult, syntax_problems: list[str]) -> str:

@@ -175,7 +175,7 @@ def _points_check(report: ValidationReport) -> Check:
     if declared is not None and abs(points["total"] - declared) > 1e-9:
         return Check("points", False, f"{detail}, but assignment.total_points declares {declared:g}")
     if declared is not None:
-        detail += f", as assignment.total_points declares"
+        detail += ", as assignment.total_points declares"
     return Check("points", True, detail)
 
 

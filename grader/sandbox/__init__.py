@@ -24,6 +24,7 @@ the worker was warm, and the limits in force.
 """
 from __future__ import annotations
 
+import abc
 import atexit
 import json
 import multiprocessing.util
@@ -94,7 +95,7 @@ def rlimits_for(limits: Limits, dedicated_uid: bool) -> dict[str, int]:
     return applied
 
 
-class WorkerProcess:
+class WorkerProcess(abc.ABC):
     """A running worker: its channel, capped output readers, and how to end it."""
 
     def __init__(self, channel: socket.socket, stdout: CappedReader, stderr: CappedReader,
@@ -105,11 +106,13 @@ class WorkerProcess:
         self.backend = backend
         self.limits_in_force = limits_in_force
 
+    @abc.abstractmethod
     def kill(self) -> None:
-        raise NotImplementedError
+        """End the worker and everything it started; close its channel."""
 
+    @abc.abstractmethod
     def exit_description(self, wait: float = 1.0) -> str:
-        raise NotImplementedError
+        """How the worker ended ("exit code 0", "killed by SIGSEGV"), or "still running"."""
 
 
 class ColdWorker(WorkerProcess):
@@ -303,6 +306,11 @@ class Sandbox:
         return ColdWorker(process, self.uid, channel=parent_end, stdout=CappedReader(process.stdout, cap),
                           stderr=CappedReader(process.stderr, cap), backend=self.backend,
                           limits_in_force={**self.describe(config), "warm": False})
+
+    def prewarm(self, allowed_packages: tuple[str, ...] | None) -> None:
+        """Start the warm worker now (it imports numpy/torch in the background); a no-op when cold."""
+        if self.warm:
+            self._ensure_zygote(WorkerSpec(root=self.slot.folder, limits=Limits(), allowed_packages=allowed_packages))
 
     def _ensure_zygote(self, spec: WorkerSpec) -> ZygoteClient | None:
         wanted = tuple(name for name in PRELOADABLE if spec.allowed_packages is None or name in spec.allowed_packages)

@@ -7,7 +7,6 @@ the worker behind a numbered handle. Torch and edugrad are looked up in
 """
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any
 
@@ -146,6 +145,3 @@ def materialise_argument(value: Any, handles: HandleTable) -> Any:
         return {key: materialise_argument(item, handles) for key, item in value.items()}
     return value
 
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
