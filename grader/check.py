@@ -39,7 +39,7 @@ from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.ingest import SubmissionSource
 from grader.plan import PlannedTest, collect_plan
-from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult
+from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult, TestResult
 
 SELF_CHECK_ID = "self-check"
 DEFAULT_JUNIT = "grader-junit.xml"
@@ -192,7 +192,7 @@ def print_check(result: SubmissionResult | SelfCheck, assignment: Assignment | N
     table.add_column("hint", overflow="fold", ratio=3)
     for test in result.tests:
         table.add_row(Text(test.name), f"{test.points:g}/{test.max_points:g}",
-                      Text(test.status, style=_STATUS_STYLES.get(test.status, "")), Text(headline(test.message)))
+                      Text(test.status, style=_STATUS_STYLES.get(test.status, "")), _hint_cell(test))
     console.print(table)
     passed = sum(test.status == PASSED for test in result.tests)
     console.print(Text(f"Total: {result.total:g}/{result.possible:g} points on the public tests "
@@ -200,6 +200,15 @@ def print_check(result: SubmissionResult | SelfCheck, assignment: Assignment | N
     console.print(Text(check.score_line()))
     for hint in hints(result, assignment, known_rest=check.hidden_points is not None):
         console.print(Text(f"Hint: {hint}"))
+
+
+def _hint_cell(test: TestResult) -> Text:
+    """The message's headline, then the mistake the diagnosis names, if any."""
+    cell = Text(headline(test.message))
+    if test.diagnosis is not None and test.diagnosis.matched:
+        for mistake in test.diagnosis.matched:
+            cell.append(f"\nLikely mistake: {mistake.title}.", style="bold yellow")
+    return cell
 
 
 def hints(result: SubmissionResult, assignment: Assignment, known_rest: bool = False) -> list[str]:

@@ -203,6 +203,16 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def read_toml(config_path: Path) -> dict[str, Any]:
+    """Parse a TOML file of an assignment; :class:`AssignmentConfigError` says where it is broken."""
+    try:
+        return tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise AssignmentConfigError(config_path, None, f"not valid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AssignmentConfigError(config_path, None, f"cannot be read: {error}") from None
+
+
 def load_assignment(path: str | Path) -> Assignment:
     """Read and validate an assignment folder (or its ``assignment.toml``)."""
     path = Path(path)
@@ -212,12 +222,7 @@ def load_assignment(path: str | Path) -> Assignment:
         raise AssignmentConfigError(root, None, "no such assignment folder")
     if not config_path.is_file():
         raise AssignmentConfigError(config_path, None, f"missing: an assignment folder must hold {CONFIG_NAME}")
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise AssignmentConfigError(config_path, None, f"not valid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise AssignmentConfigError(config_path, None, f"cannot be read: {error}") from None
+    data = read_toml(config_path)
 
     top = _Reader(config_path, data, "", _TOP_KEYS)
     section = _Reader(config_path, top.get("assignment", dict, what="an [assignment] table"), "assignment", _ASSIGNMENT_KEYS)

@@ -61,6 +61,9 @@ def print_summary(summary: Any, console: Console | None = None) -> None:
         reused = " (kept)" if result.student_id in summary.reused else ""
         note = result.message.split("\n")[0] if result.status != "graded" else "; ".join(
             part for part in result.message.split("; ") if not part.endswith("tests passed"))
+        mistakes = named_mistakes(result)
+        if mistakes:
+            note = "; ".join(part for part in (note, f"likely mistake: {', '.join(mistakes)}") if part)
         table.add_row(result.student_id, f"{result.total:g}/{result.possible:g}", result.status + reused,
                       f"{passed}/{len(result.tests)}", f"{result.duration:.1f}s", note)
     console.print(table)
@@ -73,6 +76,11 @@ def print_summary(summary: Any, console: Console | None = None) -> None:
     console.print(f"results: {summary.out_dir}/<id>/result.json; gradebook: {summary.grades_csv}")
 
 
+def named_mistakes(result: SubmissionResult) -> list[str]:
+    """The ids of the classic mistakes the diagnosis named in any of the submission's tests, in test order."""
+    return list(dict.fromkeys(entry.id for test in result.tests if test.diagnosis for entry in test.diagnosis.matched))
+
+
 def summary_as_json(summary: Any) -> dict:
     return {
         "assignment": {"name": summary.assignment.name, "title": summary.assignment.title, "version": summary.assignment.version},
@@ -82,7 +90,7 @@ def summary_as_json(summary: Any) -> dict:
         "ignored": [str(path) for path in summary.ignored],
         "submissions": [
             {"id": r.student_id, "score": r.total, "max": r.possible, "status": r.status, "message": r.message,
-             "result": str(summary.out_dir / r.student_id / "result.json")}
+             "mistakes": named_mistakes(r), "result": str(summary.out_dir / r.student_id / "result.json")}
             for r in summary.results
         ],
     }

@@ -18,7 +18,7 @@ import pytest
 
 from grader.config import VISIBILITIES, Assignment
 from grader.errors import AssignmentConfigError
-from grader.results import TestResult
+from grader.results import Diagnosis, TestResult
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,12 @@ class PlannedTest:
     visibility: str
     computed_in: str = "grader"
 
-    def result(self, status: str, earned: float, message: str = "", duration: float = 0.0) -> TestResult:
+    def result(self, status: str, earned: float, message: str = "", duration: float = 0.0,
+               diagnosis: Diagnosis | None = None) -> TestResult:
         """This test's outcome for one submission, as a :class:`~grader.results.TestResult`."""
         return TestResult(id=self.id, name=self.name, points=round(earned, 6), max_points=self.points, status=status,
                           visibility=self.visibility, message=message, duration=round(duration, 4),
-                          computed_in=self.computed_in)
+                          computed_in=self.computed_in, diagnosis=diagnosis)
 
 
 def pytest_base_args(assignment: Assignment, ini_path: Path) -> list[str]:

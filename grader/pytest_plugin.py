@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader import diagnosis as diagnoses
 from grader.plan import PlannedTest
 from grader.proxy import StudentProxy
-from grader.results import ERROR, FAILED, PARTIAL, PASSED, SKIPPED, TIMEOUT, TestResult
+from grader.results import ERROR, FAILED, PARTIAL, PASSED, SKIPPED, TIMEOUT, Diagnosis, TestResult
 from grader.seeding import derive_public_seed, derive_seed
 from grader.session import GraderProtocolError, StudentFailure, WorkerSession
 from grader.testing import Credit
@@ -32,6 +33,7 @@ class _Outcome:
     message: str = ""
     duration: float = 0.0
     credit: Credit | None = None
+    diagnosis: Diagnosis | None = None
 
 
 @dataclass
@@ -81,6 +83,7 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.session.test_deadline = time.monotonic() + self.session.spec.limits.test_seconds
+        diagnoses.start_test()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
@@ -109,6 +112,7 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self.session.test_deadline = float("inf")
+        self.outcomes.setdefault(self.test_id(item), _Outcome()).diagnosis = diagnoses.finish_test()
 
     # -- results -------------------------------------------------------------------
     def results(self) -> list[TestResult]:
@@ -127,12 +131,14 @@ class GradingPlugin:
                 elif credit.value == 0 and status == PASSED:
                     status = FAILED
                 message = "\n".join(dict.fromkeys(part for part in (credit.note, message) if part))
-            results.append(_result(planned, status, earned, message, outcome.duration))
+            diagnosis = outcome.diagnosis if status != PASSED else None
+            results.append(_result(planned, status, earned, message, outcome.duration, diagnosis))
         return results
 
 
-def _result(planned: PlannedTest, status: str, earned: float, message: str, duration: float = 0.0) -> TestResult:
-    return planned.result(status, earned, message[:MAX_MESSAGE_CHARS], duration)
+def _result(planned: PlannedTest, status: str, earned: float, message: str, duration: float = 0.0,
+            diagnosis: Diagnosis | None = None) -> TestResult:
+    return planned.result(status, earned, message[:MAX_MESSAGE_CHARS], duration, diagnosis)
 
 
 def _assertion_message(report, error: AssertionError) -> str:

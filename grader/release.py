@@ -45,6 +45,7 @@ from rich.text import Text
 from grader.check import DEFAULT_JUNIT, public_part
 from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
+from grader.mutants import MUTANTS_FILE
 from grader.plan import PlannedTest, collect_plan
 from grader.resources import templates_dir
 
@@ -190,6 +191,9 @@ def secret_files(assignment: Assignment, report: ReleaseReport | None = None) ->
         files = _files_under(root / assignment.solution)
         secrets += files
         left_out[f"{assignment.solution}/"] = f"the solution ({len(files)} file{'s' * (len(files) != 1)})"
+    if (root / MUTANTS_FILE).is_file():  # quotes the solution: grader validate --mutants only
+        secrets.append(root / MUTANTS_FILE)
+        left_out[MUTANTS_FILE] = "the solution's mutants (grader validate --mutants)"
     if assignment.legacy is not None and assignment.legacy.visibility != "public":
         secrets.append(root / assignment.legacy.file)
         left_out[assignment.legacy.file] = f"legacy tests shown {assignment.legacy.visibility.replace('_', ' ')}"

@@ -26,8 +26,42 @@ GRADER_FAILURE = "grader_failure"  # the grader failed on this submission; regra
 
 
 @dataclass
+class MatchedMistake:
+    """A classic mistake (from ``reference.mistakes``) whose output equals the student's."""
+
+    id: str
+    title: str
+    explanation: str
+
+
+@dataclass
+class Diagnosis:
+    """Which known mistakes were tried on a failed check, and which of them match the student's output.
+
+    A diagnosis explains; it never changes points. ``matched`` empty with
+    ``checked`` non-empty means none of the known mistakes explains the output.
+    """
+
+    matched: list[MatchedMistake] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Diagnosis":
+        return cls(matched=[MatchedMistake(**item) for item in data.get("matched", [])], checked=list(data.get("checked", [])))
+
+    def text(self) -> str:
+        """The student-facing sentence(s): the named mistakes, or that none of the known ones matched."""
+        if self.matched:
+            return "\n".join(f"Likely mistake: {entry.title}. {entry.explanation}" for entry in self.matched)
+        count = len(self.checked)
+        return f"No known mistake explains this output ({count} classic mistake{'s' if count != 1 else ''} checked)."
+
+
+@dataclass
 class TestResult:
     """One test's outcome for one submission."""
+
+    __test__ = False  # a result type, not a pytest test class
 
     id: str
     name: str
@@ -38,10 +72,25 @@ class TestResult:
     message: str = ""
     duration: float = 0.0
     computed_in: str = "grader"  # "grader" (trusted) or "sandbox" (legacy mode)
+    diagnosis: Diagnosis | None = None  # set when a failed check was compared with known mistakes
 
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+    def feedback(self) -> str:
+        """The message followed by the diagnosis: the text every plain-text export shows."""
+        if self.diagnosis is None:
+            return self.message
+        return "\n".join(part for part in (self.message, self.diagnosis.text()) if part)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TestResult":
+        data = dict(data)
+        diagnosis = data.pop("diagnosis", None)
+        known = set(cls.__dataclass_fields__)
+        return cls(diagnosis=Diagnosis.from_dict(diagnosis) if diagnosis else None,
+                   **{key: value for key, value in data.items() if key in known})
 
 
 @dataclass
@@ -74,6 +123,9 @@ class SubmissionResult:
     duration: float = 0.0
     grader_version: str = ""
     schema_version: int = SCHEMA_VERSION
+    # Who handed it in and how it arrived (name, LMS ids, late, attempt, commit, import
+    # notes and warnings): grader.importers.record.Submitted.to_dict(); {} in older files.
+    submitted: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -98,8 +150,10 @@ class SubmissionResult:
         data = dict(data)
         data.pop("total", None)
         data.pop("possible", None)
-        tests = [TestResult(**test) for test in data.pop("tests", [])]
+        tests = [TestResult.from_dict(test) for test in data.pop("tests", [])]
         output = Output(**data.pop("output", {}))
+        if not isinstance(data.get("submitted", {}), dict):
+            data.pop("submitted")
         known = set(cls.__dataclass_fields__)
         return cls(tests=tests, output=output, **{k: v for k, v in data.items() if k in known})
 

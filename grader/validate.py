@@ -13,7 +13,10 @@ a real batch) and turns what it sees into a list of :class:`Check` lines:
   test (a rules check, say) may pass on the starter;
 - every planned test ran for both, and the solution is well within the time limits;
 - ``grader release`` would work: the student bundle holds no hidden test and
-  loads, with its public tests, as an assignment of its own.
+  loads, with its public tests, as an assignment of its own;
+- with ``mutants=True``, every mutant of ``mutants.toml`` (the solution with one
+  classic mistake put in, see :mod:`grader.mutants`) loses points and is named
+  by some test's diagnosis.
 
 The CLI (``grader validate``) prints the checks and exits 1 through
 :class:`~grader.errors.ValidationFailed` when any of them failed.
@@ -34,6 +37,7 @@ from grader.batch import default_jobs, grade_batch
 from grader.check import headline
 from grader.config import Assignment, load_assignment
 from grader.errors import InstructorError
+from grader.mutants import MutantOutcome, judge, load_mutants, write_mutant
 from grader.plan import PlannedTest, collect_plan
 from grader.results import GRADED, PASSED, SubmissionResult, TestResult
 
@@ -67,6 +71,7 @@ class ValidationReport:
     solution: SubmissionResult | None = None
     starter: SubmissionResult | None = None
     out_dir: Path | None = None  # where the two results were kept; None: a removed temporary folder
+    mutants: list[MutantOutcome] | None = None  # None: not asked for (--mutants)
 
     @property
     def ok(self) -> bool:
@@ -101,13 +106,17 @@ class ValidationReport:
             "solution": graded(self.solution),
             "starter": graded(self.starter),
             "results": str(self.out_dir) if self.out_dir else None,
+            "mutants": None if self.mutants is None else [outcome.to_dict() for outcome in self.mutants],
         }
 
 
 def validate_assignment(path: str | Path, jobs: int | None = None, out: str | Path | None = None,
                         progress: Callable[[SubmissionResult, bool], None] | None = None,
-                        on_start: Callable[[int, int], None] | None = None) -> ValidationReport:
+                        on_start: Callable[[int, int], None] | None = None, mutants: bool = False) -> ValidationReport:
     """Grade the solution and the starter of the assignment at ``path`` and check what they get.
+
+    With ``mutants``, the mutants of the assignment's ``mutants.toml`` are graded
+    in the same batch and checked (killed, diagnosed).
 
     Results go to ``out`` (``out/solution/result.json``, ``out/starter/result.json``)
     or to a temporary folder that is removed. Raises
@@ -116,15 +125,20 @@ def validate_assignment(path: str | Path, jobs: int | None = None, out: str | Pa
     check is a line of the report, not an exception.
     """
     assignment = load_assignment(path)
+    declared = load_mutants(assignment) if mutants else []
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch_name:
         scratch = Path(scratch_name)
         submissions = scratch / "submissions"
         submissions.mkdir()
         checks = [_folder_check(assignment, role, submissions) for role in ROLES]
+        if (submissions / "solution").is_dir():
+            for mutant in declared:
+                write_mutant(assignment, mutant, submissions)
         out_dir = Path(out) if out is not None else scratch / "graded"
         results: dict[str, SubmissionResult] = {}
         if any(submissions.iterdir()):
-            summary = grade_batch(submissions, assignment.root, out_dir, jobs=jobs or min(len(ROLES), default_jobs()),
+            wanted_jobs = jobs or min(len(ROLES) + len(declared), default_jobs())
+            summary = grade_batch(submissions, assignment.root, out_dir, jobs=wanted_jobs,
                                   regrade=True, progress=progress, on_start=on_start)
             plan = summary.plan
             results = {result.student_id: result for result in summary.results}
@@ -140,8 +154,12 @@ def validate_assignment(path: str | Path, jobs: int | None = None, out: str | Pa
     if report.starter is not None:
         report.checks += [_starter_score_check(report.starter), _starter_messages_check(report.starter)]
     if results:
-        report.checks.append(_reachability_check(results))
+        roles = {role: result for role, result in results.items() if role in ROLES}
+        report.checks.append(_reachability_check(roles))
     report.checks.append(_release_check(assignment))
+    if mutants:
+        report.mutants = [judge(mutant, results.get(mutant.submission_id)) for mutant in declared]
+        report.checks += _mutant_checks(assignment, report.mutants)
     return report
 
 
@@ -261,6 +279,23 @@ def _release_check(assignment: Assignment) -> Check:
                                          f"({release.public_points:g} points); left out: {left_out}")
 
 
+def _mutant_checks(assignment: Assignment, outcomes: list[MutantOutcome]) -> list[Check]:
+    """Every mutant loses points (the suite catches its mistake) and some test's diagnosis names it."""
+    if not outcomes:
+        return [Check("mutants", False, "no mutants.toml: declare the classic mistakes that apply to this "
+                                        "assignment (see grader/mutants.py)")]
+    total = len(outcomes)
+    survivors = [outcome.mutant.name for outcome in outcomes if not outcome.killed]
+    undiagnosed = [outcome.mutant.name for outcome in outcomes if not outcome.diagnosed]
+    killed = Check("mutants: killed", not survivors,
+                   f"{total - len(survivors)}/{total} lose points"
+                   + (f"; surviving (the tests miss them): {', '.join(survivors)}" if survivors else ""))
+    diagnosed = Check("mutants: diagnosed", not undiagnosed,
+                      f"{total - len(undiagnosed)}/{total} named by a test's diagnosis"
+                      + (f"; not named: {', '.join(undiagnosed)}" if undiagnosed else ""))
+    return [killed, diagnosed]
+
+
 def _describe(tests: list[TestResult], show_points: bool = False) -> str:
     """The offending tests grouped by what went wrong: ``cause [status] in name, name and 3 more``."""
     groups: dict[tuple[str, str], list[TestResult]] = {}
@@ -301,7 +336,27 @@ def print_validation(report: ValidationReport, console: Console | None = None) -
         table.add_row(Text(check.name), Text("ok", style="green") if check.ok else Text("FAIL", style="bold red"),
                       Text(check.detail))
     console.print(table)
+    if report.mutants:
+        console.print(mutant_table(report.mutants))
     if report.out_dir is not None:
         console.print(Text(f"results: {report.out_dir}/solution/result.json, {report.out_dir}/starter/result.json"))
     if report.ok:
         console.print(Text(f"{assignment.name}: all {len(report.checks)} checks passed", style="bold green"))
+
+
+def mutant_table(outcomes: list[MutantOutcome]) -> Table:
+    """One row per mutant: its mistake, the score it got, and the tests whose diagnosis named it."""
+    table = Table(title=Text("Mutants: the solution with one classic mistake each"), title_justify="left")
+    table.add_column("mutant", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("killed", no_wrap=True)
+    table.add_column("diagnosed by", overflow="fold")
+    for outcome in outcomes:
+        result = outcome.result
+        score = f"{result.total:g}/{result.possible:g}" if result else "not graded"
+        killed = Text("yes", style="green") if outcome.killed else Text("SURVIVED", style="bold red")
+        named = ", ".join(outcome.diagnosed_in[:3]) + (f" and {len(outcome.diagnosed_in) - 3} more" if len(outcome.diagnosed_in) > 3 else "")
+        table.add_row(Text(outcome.mutant.name), Text(score), killed,
+                      Text(named) if named else Text("not named", style="bold red"))
+    return table
+

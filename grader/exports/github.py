@@ -91,7 +91,7 @@ def annotations(result: SubmissionResult, student_files: Iterable[str], path_pre
             continue
         where = student_location(test.message, student_files)
         title = f"{test.name} ({test.points:g}/{test.max_points:g} points, {test.status})"
-        found.append(Annotation("error", test.message or test.status, title,
+        found.append(Annotation("error", test.feedback() or test.status, title,
                                 prefix + where[0] if where else None, where[1] if where else None))
     if len(found) > MAX_ERROR_ANNOTATIONS:
         rest = found[MAX_ERROR_ANNOTATIONS - 1:]
@@ -149,9 +149,10 @@ def _fit(head: list[str], rows: list[str], details: list[str], max_bytes: int) -
 
 
 def _details(test: TestResult) -> str:
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", test.message)), default=0) + 1)
+    text = test.feedback()
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return (f"<details><summary>{html.escape(test.name)}: {test.points:g}/{test.max_points:g} points, "
-            f"{test.status}</summary>\n\n{fence}text\n{test.message}\n{fence}\n\n</details>\n")
+            f"{test.status}</summary>\n\n{fence}text\n{text}\n{fence}\n\n</details>\n")
 
 
 def _first_line(message: str) -> str:

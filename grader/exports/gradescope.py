@@ -49,7 +49,7 @@ def results_json(result: SubmissionResult, title: str = "", hidden_visibility: s
             "status": "passed" if test.status == PASSED else "failed",
             "name": test.name,
             "number": str(number),
-            "output": test.message,
+            "output": test.feedback(),
             "output_format": "text",
             "tags": tags,
             "visibility": mapping.get(test.visibility, "hidden"),

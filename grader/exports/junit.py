@@ -84,7 +84,7 @@ def _suite(result: SubmissionResult) -> ET.Element:
 def _case(test: TestResult, result: SubmissionResult) -> ET.Element:
     module = PurePosixPath(test.id.split("::", 1)[0]).with_suffix("").as_posix().replace("/", ".")
     case = ET.Element("testcase", classname=_text(module), name=_text(test.name), time=f"{test.duration:.3f}")
-    message = _text(test.message)
+    message = _text(test.feedback())
     headline = message.splitlines()[0] if message else test.status
     if result.status == GRADER_FAILURE or test.status == ERROR:
         ET.SubElement(case, "error", message=headline, type=test.status).text = message

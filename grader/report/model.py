@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.results import Diagnosis
+
 INSTRUCTOR = "instructor"
 STUDENT = "student"
 
@@ -76,6 +78,7 @@ class TestRow:
     message: str = ""
     parts: list[MessagePart] = field(default_factory=list)
     details_withheld: bool = False    # a hidden test in the student flavour: no message, no status detail
+    diagnosis: Diagnosis | None = None  # the known mistakes tried on a failed check, and those that match
 
 
 @dataclass
@@ -219,6 +222,16 @@ class CommonFailure:
 
 
 @dataclass
+class CommonMistake:
+    """A classic mistake named by the diagnosis, and the submissions whose feedback names it."""
+
+    id: str
+    title: str
+    students: list[str]
+    tests: list[str]
+
+
+@dataclass
 class Incident:
     """Something that went wrong beyond a wrong answer: a timeout, a test error, a broken submission."""
 
@@ -261,6 +274,8 @@ class ClassSummary:
     histogram: Histogram
     tests: list[TestStats]
     common_failures: list[CommonFailure] = field(default_factory=list)
+    common_mistakes: list[CommonMistake] = field(default_factory=list)
+    undiagnosed_failures: int = 0  # failed tests whose diagnosis matched no known mistake
     incidents: list[Incident] = field(default_factory=list)
     incidents_not_shown: int = 0
     slowest: list[SubmissionRow] = field(default_factory=list)

@@ -84,6 +84,7 @@ def _full_row(test: TestResult, instructor: bool) -> TestRow:
         name=test.name, visibility=test.visibility, points=test.points, max_points=test.max_points,
         status=test.status, id=test.id if instructor else "", duration=test.duration if instructor else None,
         computed_in_sandbox=test.computed_in == "sandbox", message=test.message, parts=parse_message(test.message),
+        diagnosis=test.diagnosis,
     )
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from grader.manifest import GradedFolder
 from grader.report.messages import headline, normalise_message
-from grader.report.model import ClassSummary, CommonFailure, Histogram, HistogramBin, Incident, SubmissionRow, TestStats
+from grader.report.model import ClassSummary, CommonFailure, CommonMistake, Histogram, HistogramBin, Incident, SubmissionRow, TestStats
 from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, TIMEOUT, SubmissionResult
 
 COMMON_FAILURES_SHOWN = 10
@@ -114,6 +114,26 @@ def _common_failures(results: list[SubmissionResult]) -> list[CommonFailure]:
             for key in ranked[:COMMON_FAILURES_SHOWN]]
 
 
+def common_mistakes(results: list[SubmissionResult]) -> tuple[list[CommonMistake], int]:
+    """The mistakes the diagnosis named, most widespread first, and how many diagnosed failures it could not name."""
+    found: dict[str, CommonMistake] = {}
+    unexplained = 0
+    for result in results:
+        for test in result.tests:
+            if test.diagnosis is None:
+                continue
+            if not test.diagnosis.matched:
+                unexplained += 1
+            for entry in test.diagnosis.matched:
+                mistake = found.setdefault(entry.id, CommonMistake(entry.id, entry.title, [], []))
+                if result.student_id not in mistake.students:
+                    mistake.students.append(result.student_id)
+                if test.name not in mistake.tests:
+                    mistake.tests.append(test.name)
+    ranked = sorted(found.values(), key=lambda mistake: (-len(mistake.students), mistake.title))
+    return ranked, unexplained
+
+
 def _incidents(folder: GradedFolder) -> list[Incident]:
     incidents = []
     for result in folder.results:
@@ -131,11 +151,13 @@ def build_class_summary(folder: GradedFolder, now: dt.datetime | None = None) ->
     manifest = folder.manifest
     rows = sorted((_row(result) for result in folder.results), key=lambda row: row.student_id)
     incidents = _incidents(folder)
+    mistakes, undiagnosed = common_mistakes(folder.results)
     return ClassSummary(
         assignment=manifest.assignment, title=manifest.title, version=manifest.version,
         possible=manifest.possible, generated_at=now.isoformat(timespec="seconds"), submissions=rows,
         histogram=score_histogram([row.score for row in rows], manifest.possible), tests=_test_stats(folder),
-        common_failures=_common_failures(folder.results), incidents=incidents[:INCIDENTS_SHOWN],
+        common_failures=_common_failures(folder.results), common_mistakes=mistakes, undiagnosed_failures=undiagnosed,
+        incidents=incidents[:INCIDENTS_SHOWN],
         incidents_not_shown=max(len(incidents) - INCIDENTS_SHOWN, 0),
         slowest=sorted(rows, key=lambda row: -row.duration)[:SLOWEST_SHOWN],
         unreadable=[path.relative_to(folder.path).as_posix() if path.is_relative_to(folder.path) else str(path)

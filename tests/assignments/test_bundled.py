@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch import grade_batch
+from grader.config import read_toml
 from grader.resources import assignments_dir
 from grader.validate import validate_assignment
 
@@ -47,3 +48,12 @@ def test_example_students_score_as_their_names_say(name, tmp_path):
         else:
             assert result.total < result.possible, f"{student} scores full marks: the tests miss its mistake"
             assert all(test.message for test in result.tests if test.status != "passed")
+    for student, mistakes in expected_diagnoses(name).items():
+        named = {entry.id for test in results[student].tests if test.diagnosis for entry in test.diagnosis.matched}
+        assert set(mistakes) <= named, f"{student}: expected the diagnosis to name {mistakes}, it named {sorted(named)}"
+
+
+def expected_diagnoses(name: str) -> dict[str, list[str]]:
+    """``examples/diagnoses/<assignment>.toml``: the mistakes each example student's feedback must name."""
+    path = ROOT / "examples" / "diagnoses" / f"{name}.toml"
+    return read_toml(path).get("students", {}) if path.is_file() else {}

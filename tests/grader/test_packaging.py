@@ -50,8 +50,10 @@ def test_wheel_holds_no_solution_and_no_hidden_test_of_any_bundled_assignment(wh
         if assignment.solution:
             solution = assignment.root / assignment.solution
             secret += [path.relative_to(assignment.root).as_posix() for path in solution.rglob("*") if path.is_file()]
+        if (assignment.root / "mutants.toml").is_file():  # quotes the solution
+            secret.append("mutants.toml")
         for relative in secret:
             assert f"grader/_data/assignments/{config.parent.name}/{relative}" not in names, (
-                f"{config.parent.name}/{relative} would ship in the wheel: name hidden tests tests/test_hidden*.py "
-                "and keep solutions in solution/"
+                f"{config.parent.name}/{relative} would ship in the wheel: name hidden tests tests/test_hidden*.py, "
+                "keep solutions in solution/ and mutants in mutants.toml"
             )
