@@ -96,18 +96,24 @@ def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | N
               help="Keep the results here (solution/result.json, starter/result.json).  [default: a temporary folder]")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the checks on stdout.")
-def validate(assignment_path: Path, jobs: int | None, out_dir: Path | None, output_format: str) -> None:
+@click.option("--mutants", is_flag=True,
+              help="Also grade each mutant of mutants.toml (the solution with one classic mistake): each must lose "
+                   "points and be named by a test's diagnosis.")
+def validate(assignment_path: Path, jobs: int | None, out_dir: Path | None, output_format: str, mutants: bool) -> None:
     """Check an assignment before release: the solution earns full marks, the starter 0.
 
     Grades the solution and starter folders as two submissions and checks that
     both hold every student file, that the points add up, that the solution
     passes every test, that the starter fails every test with points with the
     "not implemented yet" message (no crash, timeout or error), and that every
-    test ran. Exit 0 when every check holds, 1 when one fails.
+    test ran. With --mutants it also grades every mutant of mutants.toml and
+    lists the surviving ones (mistakes the tests miss) and the undiagnosed
+    ones. Exit 0 when every check holds, 1 when one fails.
 
     \b
     Example:
         grader validate assignments/rnn --out /tmp/rnn-validation
+        grader validate assignments/rnn --mutants
     """
     from grader.console import BatchProgress
     from grader.errors import ValidationFailed
@@ -115,7 +121,7 @@ def validate(assignment_path: Path, jobs: int | None, out_dir: Path | None, outp
 
     with BatchProgress(enabled=output_format == "table") as progress:
         report = validate_assignment(assignment_path, jobs=jobs, out=out_dir, progress=progress.advance,
-                                     on_start=progress.start)
+                                     on_start=progress.start, mutants=mutants)
     if output_format == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
