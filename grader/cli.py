@@ -375,5 +375,35 @@ def gradescope(assignment_path: Path, out: Path, torch_spec: str | None, torch_i
                "under Configure Autograder (zip file upload).")
 
 
+@main.command(short_help="List the classic mistakes the grader can name in feedback.")
+@click.option("--oracle", default=None, metavar="NAME",
+              help="Only the mistakes of this oracle (e.g. lstm_cell or reference.rnn.lstm_cell).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print the catalogue on stdout.")
+def mistakes(oracle: str | None, output_format: str) -> None:
+    """List the catalogue of classic mistakes (reference/mistakes).
+
+    A failed check that compares with an oracle is also compared with these
+    wrong variants of it on the same inputs; a match names the mistake in the
+    feedback. Use the ids in an assignment's mutants.toml (grader validate
+    --mutants).
+
+    \b
+    Example:
+        grader mistakes --oracle lstm_cell
+    """
+    from grader.console import print_mistakes
+    from reference.mistakes import catalogue
+
+    entries = [entry for entry in catalogue().values()
+               if oracle is None or entry.shadows == oracle or entry.shadows.endswith("." + oracle)]
+    if oracle is not None and not entries:
+        raise click.ClickException(f"--oracle {oracle}: no mistake shadows an oracle of that name")
+    if output_format == "json":
+        click.echo(json.dumps([entry.to_dict() for entry in entries], indent=2))
+    else:
+        print_mistakes(entries)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

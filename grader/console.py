@@ -94,3 +94,16 @@ def summary_as_json(summary: Any) -> dict:
             for r in summary.results
         ],
     }
+
+
+def print_mistakes(entries: list[Any], console: Console | None = None) -> None:
+    """The catalogue of classic mistakes as a table: id, the oracle it shadows, what the student did."""
+    console = console or Console()
+    table = Table(title=f"Classic mistakes the grader can name ({len(entries)})", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("shadows", no_wrap=True)
+    table.add_column("what the student did", overflow="fold")
+    for entry in entries:
+        table.add_row(entry.id, entry.shadows.removeprefix("reference."), entry.title)
+    console.print(table)
+

@@ -111,3 +111,18 @@ def test_without_the_flag_mutants_toml_is_not_even_read(assignment_copy):
     report = validate_assignment(assignment_copy)
     assert report.ok and report.mutants is None
     assert not any(check.name.startswith("mutants") for check in report.checks)
+
+
+def test_grader_mistakes_lists_the_catalogue_filtered_by_oracle():
+    result = CliRunner().invoke(main, ["mistakes", "--oracle", "gru_cell", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert {entry["shadows"] for entry in listed} == {"reference.rnn.gru_cell"}
+    assert "gru_reset_before_matmul" in {entry["id"] for entry in listed}
+    assert all(entry["title"] and entry["explanation"] for entry in listed)
+
+
+def test_grader_mistakes_refuses_an_unknown_oracle():
+    result = CliRunner().invoke(main, ["mistakes", "--oracle", "no_such_oracle"])
+    assert result.exit_code == 1
+    assert "Error: --oracle no_such_oracle: no mistake shadows an oracle of that name" in result.output
