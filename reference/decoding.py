@@ -21,7 +21,9 @@ calls, i.e. of generated symbols *including* ``eos``. Returned tokens exclude
 ``max_len - 1`` tokens and one cut off by ``max_len`` has exactly ``max_len``.
 
 :func:`attention` is the score-softmax-average of a seq2seq decoder:
-``e_i = score(q, k_i)``, ``alpha = softmax(e)``, ``c = sum_i alpha_i v_i``.
+``e_i = score(q, k_i)``, ``alpha = softmax(e)``, ``c = sum_i alpha_i v_i``;
+:func:`bridge` and :func:`attention_decoder_step` are the other pieces of an
+attentional encoder-decoder (the decoder's initial state, and one decoder step).
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 import numpy as np
 
 from reference.lm import log_softmax
+from reference.rnn import lstm_cell
 
-__all__ = ["Hypothesis", "attention", "beam_search", "greedy_decode", "sample"]
+__all__ = ["Hypothesis", "attention", "attention_decoder_step", "beam_search", "bridge", "greedy_decode", "sample",
+           "sampling_distribution"]
 
 StepFunction = Callable[[np.ndarray, Any], "tuple[np.ndarray, Any]"]
 
@@ -245,6 +249,25 @@ def _sampling_distribution(log_probs: np.ndarray, temperature: float, top_k: Opt
     return probs
 
 
+def sampling_distribution(logits, temperature: float = 1.0) -> np.ndarray:
+    """The distribution sampling with a temperature draws from: ``p = softmax(z / temperature)``.
+
+    ``p_i = exp(z_i / T - m) / sum_j exp(z_j / T - m)`` with ``m = max_j z_j / T``, so
+    small temperatures (large ``z / T``) do not overflow. ``T < 1`` sharpens the
+    distribution (``T -> 0`` puts all mass on the argmax), ``T > 1`` flattens it.
+
+    Shapes: ``logits`` ``(..., V)`` -> ``(..., V)`` float64, each row summing to 1.
+    """
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.number)):
+        raise ValueError(f"temperature must be a number, got {temperature!r}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be positive and finite, got {temperature}")
+    z = np.asarray(logits, dtype=np.float64)
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"logits must have a non-empty vocabulary axis, got shape {z.shape}")
+    return np.exp(log_softmax(z / float(temperature)))
+
+
 def sample(
     step: StepFunction,
     state,
@@ -334,26 +357,8 @@ def _attention_weights(weight, score: str, d: int, dk: int) -> tuple[np.ndarray,
     return w_query, w_key, v
 
 
-def attention(query, keys, values, mask=None, score: str = "dot", weight=None) -> tuple[np.ndarray, np.ndarray]:
-    """One attention read per batch row: scores, softmax over positions, weighted average.
-
-    ``e[b, s] = score(q_b, k_{b,s})``, ``alpha[b] = softmax_s(e[b])`` over the
-    positions with ``mask[b, s] = True``, ``c_b = sum_s alpha[b, s] v_{b,s}``, with
-
-    - ``"dot"``: ``q . k`` (needs ``Dk = D``);
-    - ``"scaled_dot"``: ``q . k / sqrt(D)`` (needs ``Dk = D``);
-    - ``"general"`` (multiplicative): ``q^T W k``, ``weight = W`` of shape ``(D, Dk)``;
-    - ``"additive"`` (Bahdanau): ``v^T tanh(W_query q + W_key k)``, ``weight`` a dict
-      ``{"W_query": (A, D), "W_key": (A, Dk), "v": (A,)}`` or the tuple
-      ``(W_query, W_key, v)`` in that order.
-
-    Masked positions (``mask = False``) get score ``-inf`` and therefore weight
-    exactly 0.0. A row with every position masked has no distribution to take:
-    it raises ValueError naming the row (PyTorch would return NaN).
-
-    Shapes: ``query`` ``(B, D)``, ``keys`` ``(B, S, Dk)``, ``values`` ``(B, S, Dv)``,
-    ``mask`` ``(B, S)`` bool or None -> ``context`` ``(B, Dv)``, ``weights`` ``(B, S)``.
-    """
+def _attention_inputs(query, keys, values, score: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``query``, ``keys``, ``values`` as float64 arrays, checked against each other and the score."""
     if score not in _SCORES:
         raise ValueError(f"score must be one of {_SCORES}, got {score!r}")
     q = np.asarray(query, dtype=np.float64)
@@ -374,31 +379,125 @@ def attention(query, keys, values, mask=None, score: str = "dot", weight=None) -
             raise ValueError(f"{name} contains NaN or inf")
     if score in ("dot", "scaled_dot") and dk != d:
         raise ValueError(f"score={score!r} needs keys with the query size D = {d}, got Dk = {dk}")
+    return q, k, v
 
+
+def _attention_scores(q: np.ndarray, k: np.ndarray, score: str, weight) -> np.ndarray:
+    """The scores ``e[b, s] = score(q_b, k_{b,s})`` ``(B, S)``, before any mask."""
+    d, dk = q.shape[1], k.shape[2]
     if score == "dot":
-        e = np.einsum("bd,bsd->bs", q, k)
-    elif score == "scaled_dot":
-        e = np.einsum("bd,bsd->bs", q, k) / math.sqrt(d)
-    elif score == "general":
+        return np.einsum("bd,bsd->bs", q, k)
+    if score == "scaled_dot":
+        return np.einsum("bd,bsd->bs", q, k) / math.sqrt(d)
+    if score == "general":
         (w,) = _attention_weights(weight, score, d, dk)
-        e = np.einsum("bd,de,bse->bs", q, w, k)
-    else:
-        w_query, w_key, vec = _attention_weights(weight, score, d, dk)
-        hidden = np.tanh((q @ w_query.T)[:, None, :] + k @ w_key.T)
-        e = hidden @ vec
+        return np.einsum("bd,de,bse->bs", q, w, k)
+    w_query, w_key, vec = _attention_weights(weight, score, d, dk)
+    return np.tanh((q @ w_query.T)[:, None, :] + k @ w_key.T) @ vec
 
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.dtype != np.bool_:
-            raise ValueError(f"mask must be boolean (True = attend), got dtype {m.dtype}; use mask.astype(bool)")
-        if m.shape != (batch, positions):
-            raise ValueError(f"mask must have shape (B, S) = ({batch}, {positions}), got {m.shape}")
-        empty = np.flatnonzero(~m.any(axis=1))
-        if empty.size:
-            raise ValueError(f"mask row {empty[0]} masks every position: attention over nothing is undefined")
+
+def _attention_mask(mask, shape: tuple[int, int]) -> Optional[np.ndarray]:
+    """``mask`` checked to be a bool ``(B, S)`` array with a True in every row (None stays None)."""
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise ValueError(f"mask must be boolean (True = attend), got dtype {m.dtype}; use mask.astype(bool)")
+    if m.shape != shape:
+        raise ValueError(f"mask must have shape (B, S) = {shape}, got {m.shape}")
+    empty = np.flatnonzero(~m.any(axis=1))
+    if empty.size:
+        raise ValueError(f"mask row {empty[0]} masks every position: attention over nothing is undefined")
+    return m
+
+
+def attention(query, keys, values, mask=None, score: str = "dot", weight=None) -> tuple[np.ndarray, np.ndarray]:
+    """One attention read per batch row: scores, softmax over positions, weighted average.
+
+    ``e[b, s] = score(q_b, k_{b,s})``, ``alpha[b] = softmax_s(e[b])`` over the
+    positions with ``mask[b, s] = True``, ``c_b = sum_s alpha[b, s] v_{b,s}``, with
+
+    - ``"dot"``: ``q . k`` (needs ``Dk = D``);
+    - ``"scaled_dot"``: ``q . k / sqrt(D)`` (needs ``Dk = D``);
+    - ``"general"`` (multiplicative): ``q^T W k``, ``weight = W`` of shape ``(D, Dk)``;
+    - ``"additive"`` (Bahdanau): ``v^T tanh(W_query q + W_key k)``, ``weight`` a dict
+      ``{"W_query": (A, D), "W_key": (A, Dk), "v": (A,)}`` or the tuple
+      ``(W_query, W_key, v)`` in that order.
+
+    Masked positions (``mask = False``) get score ``-inf`` and therefore weight
+    exactly 0.0. A row with every position masked has no distribution to take:
+    it raises ValueError naming the row (PyTorch would return NaN).
+
+    Shapes: ``query`` ``(B, D)``, ``keys`` ``(B, S, Dk)``, ``values`` ``(B, S, Dv)``,
+    ``mask`` ``(B, S)`` bool or None -> ``context`` ``(B, Dv)``, ``weights`` ``(B, S)``.
+    """
+    q, k, v = _attention_inputs(query, keys, values, score)
+    e = _attention_scores(q, k, score, weight)
+    m = _attention_mask(mask, e.shape)
+    if m is not None:
         e = np.where(m, e, -np.inf)
     # exp(-inf - max) is exactly 0.0, so masked positions carry no weight at all.
     unnormalised = np.exp(e - e.max(axis=1, keepdims=True))
     weights = unnormalised / unnormalised.sum(axis=1, keepdims=True)
     context = np.einsum("bs,bsv->bv", weights, v)
     return context, weights
+
+
+# ----------------------------------------------------------------------------- encoder-decoder pieces
+
+_DECODER_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "attention_weight", "combined_weight",
+                   "output_weight", "output_bias")
+
+
+def bridge(final_state, weight) -> np.ndarray:
+    """A decoder's initial state from a bidirectional encoder's final states: ``W [s_fwd; s_bwd]``.
+
+    ``final_state`` is one layer's ``h_n`` (or ``c_n``) as ``nn.LSTM(bidirectional=True)``
+    returns it: index 0 the forward direction at each sentence's last word,
+    index 1 the backward direction at its first word. Row ``b`` of the result is
+    ``W [final_state[0, b]; final_state[1, b]]``.
+
+    Shapes: ``final_state`` ``(2, B, H)``, ``weight`` ``(H_dec, 2H)`` -> ``(B, H_dec)``.
+    """
+    s = np.asarray(final_state, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    if s.ndim != 3 or s.shape[0] != 2:
+        raise ValueError(f"final_state must have shape (2, B, H) (forward, backward), got {s.shape}")
+    if w.ndim != 2 or w.shape[1] != 2 * s.shape[2]:
+        raise ValueError(f"weight must have shape (H_dec, 2H) = (H_dec, {2 * s.shape[2]}), got {w.shape}")
+    return np.concatenate([s[0], s[1]], axis=1) @ w.T
+
+
+def _decoder_params(params) -> dict[str, np.ndarray]:
+    """The parameters of :func:`attention_decoder_step` as float64 arrays; a ValueError names any that is missing."""
+    missing = [name for name in _DECODER_PARAMS if name not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing}; it needs {list(_DECODER_PARAMS)}")
+    return {name: np.asarray(params[name], dtype=np.float64) for name in _DECODER_PARAMS}
+
+
+def attention_decoder_step(embedded, state, params) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """One step of an LSTM decoder with multiplicative attention and a combined output layer (Luong et al., 2015)::
+
+        h', c' = LSTMCell(y, (h, c))                           gates i|f|g|o, as torch.nn.LSTMCell
+        e_s    = h'^T W_att enc_s,  alpha = softmax(e) over the positions with src_mask True
+        a      = sum_s alpha_s enc_s                           (attention queried with the NEW h')
+        o      = tanh(W_u [a; h'])                             (context first)
+        log P  = log_softmax(W_out o + b_out)
+
+    ``state`` is ``(h, c, enc_hiddens, src_mask)``; ``params`` a mapping with
+    ``weight_ih`` ``(4H, E)``, ``weight_hh`` ``(4H, H)``, ``bias_ih`` and
+    ``bias_hh`` ``(4H,)`` (the cell), ``attention_weight`` ``W_att`` ``(H, De)``,
+    ``combined_weight`` ``W_u`` ``(H, De + H)``, ``output_weight`` ``W_out``
+    ``(V, H)`` and ``output_bias`` ``b_out`` ``(V,)``.
+
+    Shapes: ``embedded`` ``(k, E)`` (each row's previous target word, embedded),
+    ``h``, ``c`` ``(k, H)``, ``enc_hiddens`` ``(k, S, De)``, ``src_mask`` ``(k, S)``
+    bool or None -> ``log_probs`` ``(k, V)`` and ``(h', c')``, ``(k, H)`` each.
+    """
+    p = _decoder_params(params)
+    h, c, enc_hiddens, src_mask = state
+    h_next, c_next = lstm_cell(embedded, (h, c), p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
+    context, _ = attention(h_next, enc_hiddens, enc_hiddens, mask=src_mask, score="general", weight=p["attention_weight"])
+    combined = np.tanh(np.concatenate([context, h_next], axis=1) @ p["combined_weight"].T)
+    return log_softmax(combined @ p["output_weight"].T + p["output_bias"]), (h_next, c_next)

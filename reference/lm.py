@@ -26,7 +26,8 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ["cross_entropy", "lm_targets", "log_softmax", "perplexity", "token_nll"]
+__all__ = ["corpus_perplexity", "cross_entropy", "lm_batch", "lm_targets", "log_softmax", "masked_cross_entropy",
+           "perplexity", "token_nll"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -184,3 +185,99 @@ def lm_targets(token_ids, bos: int, eos: int) -> tuple[np.ndarray, np.ndarray]:
     inputs = np.concatenate([np.full(lead, bos, dtype=np.int64), ids], axis=-1)
     targets = np.concatenate([ids, np.full(lead, eos, dtype=np.int64)], axis=-1)
     return inputs, targets
+
+
+# ------------------------------------------------------------- right-padded batches (B, T)
+
+
+def lm_batch(sentences, bos: int, eos: int, pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A right-padded language-model batch: :func:`lm_targets` per sentence, then padding.
+
+    For sentence ``b`` with words ``w_1 .. w_n``: ``inputs[b] = [bos, w_1, .., w_n, pad, ..]``,
+    ``targets[b] = [w_1, .., w_n, eos, pad, ..]`` and ``lengths[b] = n + 1``, so
+    ``eos`` follows each sentence's last real word, not its padding.
+
+    Shapes: ``sentences`` a list of ``B`` 1-D id sequences (each may be empty) ->
+    ``inputs`` and ``targets`` ``(B, T)`` int64 with ``T = max_b n_b + 1``, ``lengths`` ``(B,)`` int64.
+    """
+    pad = _as_id(pad, "pad")
+    if len(sentences) == 0:
+        raise ValueError("lm_batch needs at least one sentence")
+    pairs = [lm_targets(_as_ids(sentence, f"sentences[{b}]").reshape(-1), bos, eos)
+             for b, sentence in enumerate(sentences)]
+    lengths = np.array([len(inputs) for inputs, _ in pairs], dtype=np.int64)
+    inputs = np.full((len(pairs), int(lengths.max())), pad, dtype=np.int64)
+    targets = inputs.copy()
+    for b, (row_inputs, row_targets) in enumerate(pairs):
+        inputs[b, : lengths[b]] = row_inputs
+        targets[b, : lengths[b]] = row_targets
+    return inputs, targets, lengths
+
+
+def _padded_batch(logits, targets, lengths) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(z, ids, lengths, mask)`` of a right-padded batch, checked; ids at padding are replaced by 0.
+
+    Positions ``t >= lengths[b]`` may hold any id (padding is never read); real
+    targets must lie in ``[0, V)``.
+    """
+    z = _as_logits(logits)
+    ids = _as_ids(targets, "targets")
+    lengths = _as_ids(lengths, "lengths").reshape(-1)
+    if z.ndim != 3 or ids.shape != z.shape[:2] or lengths.shape != z.shape[:1]:
+        raise ValueError(f"expected logits (B, T, V), targets (B, T) and lengths (B,); got shapes {z.shape}, "
+                         f"{ids.shape} and {lengths.shape}")
+    if np.any(lengths < 0) or np.any(lengths > z.shape[1]):
+        raise ValueError(f"lengths {lengths.tolist()} must lie in 0..T with T = {z.shape[1]}")
+    mask = np.arange(z.shape[1])[None, :] < lengths[:, None]
+    bad = mask & ((ids < 0) | (ids >= z.shape[2]))
+    if np.any(bad):
+        b, t = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"targets[{b}, {t}] = {int(ids[b, t])} is a real target outside [0, V) with V = {z.shape[2]}")
+    return z, np.where(mask, ids, 0), lengths, mask
+
+
+def masked_cross_entropy(logits, targets, lengths) -> tuple[float, np.ndarray]:
+    """The loss of a right-padded batch and its gradient: the mean NLL over the real tokens.
+
+    With ``mask[b, t] = t < lengths[b]`` and ``N = sum_b lengths[b]``::
+
+        J = (1/N) sum_{b, t: mask[b, t]} -log softmax(z[b, t])[targets[b, t]]
+        dJ/dz[b, t] = mask[b, t] * (softmax(z[b, t]) - onehot(targets[b, t])) / N
+
+    Padding (``t >= lengths[b]``) counts neither in the sum nor in ``N``,
+    whatever id it holds; every real token weighs the same (this is not the
+    mean of per-sentence means). In nats. ``J`` is NaN when ``N = 0``.
+
+    Shapes: ``logits`` ``(B, T, V)``, ``targets`` ``(B, T)`` integer, ``lengths`` ``(B,)``
+    integer in ``0..T`` -> ``(J, dJ/dz)`` with ``dJ/dz`` ``(B, T, V)`` float64.
+    """
+    z, ids, lengths, mask = _padded_batch(logits, targets, lengths)
+    count = int(lengths.sum())
+    log_probs = log_softmax(z)
+    nll = np.where(mask, -np.take_along_axis(log_probs, ids[..., None], axis=-1)[..., 0], 0.0)
+    # where, not a product with the mask: a padded row may hold inf or NaN logits.
+    grad = np.where(mask[..., None], (np.exp(log_probs) - np.eye(z.shape[-1])[ids]) / max(count, 1), 0.0)
+    return (float(nll.sum() / count) if count else float("nan")), grad
+
+
+def corpus_perplexity(batches) -> float:
+    """Perplexity of a corpus given as right-padded batches of different sizes.
+
+    ``batches`` is a list of ``(logits, targets, lengths)`` triples shaped as in
+    :func:`masked_cross_entropy`; with ``nll`` the per-token NLL (nats) and ``N_k``
+    the real tokens of batch ``k``::
+
+        perplexity = exp( sum_k sum_{real tokens of batch k} nll  /  sum_k N_k )
+
+    every real token of the corpus weighs the same: this is not the mean of
+    per-sentence or per-batch perplexities, nor ``2 **`` of a loss in nats.
+    NaN when the corpus has no real token. Returns a Python float.
+    """
+    if len(batches) == 0:
+        raise ValueError("corpus_perplexity needs at least one batch")
+    total, count = 0.0, 0
+    for logits, targets, lengths in batches:
+        loss, _ = masked_cross_entropy(logits, targets, lengths)
+        tokens = int(np.sum(lengths))
+        total, count = total + (loss * tokens if tokens else 0.0), count + tokens
+    return float(np.exp(total / count)) if count else float("nan")

@@ -24,6 +24,10 @@ Ops: :func:`sigmoid`, :func:`tanh`, :func:`exp`, :func:`log`, :func:`multiply`,
 Compositions of ops (plain functions, not Operations): :func:`softmax_rows`,
 :func:`cross_entropy_loss`.
 
+Graphs: :func:`run_graph` evaluates a whole graph of ops, given as a function
+``graph(ops, *tensors)`` of a namespace of ops (:class:`GraphOps`), and
+backpropagates an upstream gradient through it, the way edugrad does.
+
 Checks: :func:`grad_check` (analytic vs central finite-difference gradient) and
 :func:`check_backward_contract` (backward returns one gradient per input, each of
 its input's shape).
@@ -32,16 +36,20 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+import edugrad.ops as edugrad_ops
 import numpy as np
-from edugrad.ops import minus, reduce_mean
 from edugrad.tensor import Operation, Tensor, tensor_op
 
 __all__ = [
+    "COMPOSITIONS",
+    "EDUGRAD_OPS",
+    "GRAD_CHECK_FLOOR",
+    "OPERATIONS",
     "BackwardContractError",
     "Concat",
     "Divide",
     "Exp",
-    "GRAD_CHECK_FLOOR",
+    "GraphOps",
     "Log",
     "LookupRows",
     "Multiply",
@@ -57,6 +65,7 @@ __all__ = [
     "log",
     "lookup_rows",
     "multiply",
+    "run_graph",
     "sigmoid",
     "softmax_rows",
     "sum_along_columns",
@@ -340,12 +349,7 @@ def softmax_rows(logits: Tensor) -> Tensor:
     Graph: ``divide(exp(minus(x, m)), sum_along_columns(exp(minus(x, m))))``.
     Shapes: ``(B, C)`` -> ``(B, C)``.
     """
-    _require_ndim(logits.value, 2, "softmax_rows", "logits")
-    values = np.asarray(logits.value)
-    row_max = np.max(values, axis=1, keepdims=True) if values.size else np.zeros((values.shape[0], 1))
-    shift = Tensor(np.broadcast_to(row_max, values.shape).astype(np.float64), name="row_max")
-    exponentials = exp(minus(logits, shift))
-    return divide(exponentials, sum_along_columns(exponentials))
+    return _softmax_rows(_DEFAULT_OPS, logits)
 
 
 def cross_entropy_loss(probabilities: Tensor, labels: Tensor) -> Tensor:
@@ -361,14 +365,117 @@ def cross_entropy_loss(probabilities: Tensor, labels: Tensor) -> Tensor:
 
     Graph: ``minus(0, reduce_mean(sum_along_columns(multiply(labels, log(p)))))``.
     """
+    return _cross_entropy_loss(_DEFAULT_OPS, probabilities, labels)
+
+
+def _softmax_rows(ops: "GraphOps", logits: Tensor) -> Tensor:
+    """:func:`softmax_rows` built from the ops of ``ops`` (so a graph with a replaced op uses it here too)."""
+    _require_ndim(logits.value, 2, "softmax_rows", "logits")
+    values = np.asarray(logits.value)
+    row_max = np.max(values, axis=1, keepdims=True) if values.size else np.zeros((values.shape[0], 1))
+    shift = Tensor(np.broadcast_to(row_max, values.shape).astype(np.float64), name="row_max")
+    exponentials = ops.exp(ops.minus(logits, shift))
+    return ops.divide(exponentials, ops.sum_along_columns(exponentials))
+
+
+def _cross_entropy_loss(ops: "GraphOps", probabilities: Tensor, labels: Tensor) -> Tensor:
+    """:func:`cross_entropy_loss` built from the ops of ``ops``."""
     _require_ndim(probabilities.value, 2, "cross_entropy_loss", "probabilities")
     if np.shape(labels.value) != np.shape(probabilities.value):
         raise ValueError(
             "cross_entropy_loss: labels must be one-hot with the probabilities' shape "
             f"{np.shape(probabilities.value)}, got {np.shape(labels.value)}"
         )
-    log_likelihood = sum_along_columns(multiply(labels, log(probabilities)))
-    return minus(Tensor(np.zeros(()), name="zero"), reduce_mean(log_likelihood))
+    log_likelihood = ops.sum_along_columns(ops.multiply(labels, ops.log(probabilities)))
+    return ops.minus(Tensor(np.zeros(()), name="zero"), ops.reduce_mean(log_likelihood))
+
+
+# --------------------------------------------------------------------------------------
+# Graphs of ops
+# --------------------------------------------------------------------------------------
+
+#: The ops of this module a graph can use (the Operations above, ``concat`` included).
+OPERATIONS = ("sigmoid", "tanh", "exp", "log", "multiply", "divide", "sum_along_columns", "lookup_rows", "concat")
+#: edugrad's own ops a graph can use besides them.
+EDUGRAD_OPS = ("add", "minus", "matmul", "power", "relu", "reduce_sum", "reduce_mean", "copy_rows")
+#: The compositions, built from the namespace's ops.
+COMPOSITIONS = ("softmax_rows", "cross_entropy_loss")
+
+
+class GraphOps:
+    """The namespace a graph is built from: ``graph(ops, *tensors)`` calls ``ops.sigmoid(x)``, ``ops.add(a, b)``...
+
+    Holds every Operation of this module (:data:`OPERATIONS`), edugrad's own
+    ops (:data:`EDUGRAD_OPS`) and the compositions :func:`softmax_rows` and
+    :func:`cross_entropy_loss`, which are built from the namespace's ops.
+    ``replacements`` (name -> function on Tensors) swap single entries, e.g. an
+    op with another backward; a replaced ``exp`` is then also the one inside
+    ``softmax_rows``. A replaced composition is used as given.
+    """
+
+    def __init__(self, **replacements: Callable[..., Tensor]) -> None:
+        unknown = sorted(set(replacements) - set(OPERATIONS + EDUGRAD_OPS + COMPOSITIONS))
+        if unknown:
+            raise ValueError(f"GraphOps: no op named {unknown[0]!r}")
+        for name in OPERATIONS:
+            setattr(self, name, replacements.get(name, globals()[name]))
+        for name in EDUGRAD_OPS:
+            setattr(self, name, replacements.get(name, getattr(edugrad_ops, name)))
+        self.softmax_rows = replacements.get("softmax_rows", lambda logits: _softmax_rows(self, logits))
+        self.cross_entropy_loss = replacements.get(
+            "cross_entropy_loss", lambda probabilities, labels: _cross_entropy_loss(self, probabilities, labels))
+
+
+_DEFAULT_OPS = GraphOps()
+
+
+def run_graph(
+    graph: Callable[..., Tensor], arrays: Mapping[str, Any], grad_output: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """The output of a graph of ops, and the gradients edugrad's backward pass gives its leaves.
+
+    ``graph(ops, *tensors)`` builds the graph from a :class:`GraphOps`
+    namespace ``ops`` and one leaf Tensor per entry of ``arrays``, in order
+    (floating arrays as float64; integer arrays, e.g. the indices of
+    :func:`lookup_rows`, unchanged), and returns the output Tensor ``y``.
+
+    - forward: ``value = y.value``, of the output's shape (a 0-d loss: shape ``()``);
+    - backward (only when ``grad_output`` is given; shape of ``y``): seed
+      ``dL/dy = grad_output`` and visit the nodes from ``y`` back to the leaves
+      in reverse topological order, each op adding ``inputs[i].grad += grads[i]``.
+      A leaf used on several paths gets the sum, e.g. ``multiply(x, x)`` gives
+      ``x`` the gradient ``2 * grad_output * x``.
+
+    Returns ``(value, gradients)``: ``gradients`` maps each name of ``arrays``
+    to its leaf's gradient (zeros for integer leaves and leaves the output does
+    not depend on), or is None without ``grad_output``.
+    """
+    return _run_graph(_DEFAULT_OPS, graph, arrays, grad_output)
+
+
+def _run_graph(
+    ops: GraphOps, graph: Callable[..., Tensor], arrays: Mapping[str, Any], grad_output: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """:func:`run_graph` on the namespace ``ops`` (the catalogue of mistakes passes one with a mistaken op)."""
+    leaves = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        leaves[name] = Tensor(np.array(array, dtype=np.float64) if array.dtype.kind == "f" else np.array(array),
+                              name=name)
+    output = graph(ops, *leaves.values())
+    if not isinstance(output, Tensor):
+        raise TypeError(f"run_graph: the graph must return an edugrad Tensor, got {type(output).__name__}")
+    value = np.asarray(output.value, dtype=np.float64)
+    if grad_output is None:
+        return value, None
+    if np.shape(grad_output) != value.shape:
+        raise ValueError(f"run_graph: grad_output has shape {np.shape(grad_output)}, the output {value.shape}")
+    output.grad = np.array(grad_output, dtype=np.float64)
+    for node in reversed(output._topo_sort()):
+        node._backward()
+    return value, {name: np.asarray(leaf.grad, dtype=np.float64) for name, leaf in leaves.items()}
+
+
 
 
 # --------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ sequence, ``(B, F)``, and the lecture notes give three ways to get it:
   even when every real value is negative (or hugely so).
 
 Lengths are integers with ``1 <= lengths[b] <= T``, in any order.
+
+A linear layer turns the pooled vector ``s`` into logits ``z = W s + b``, and
+the classifier predicts ``argmax_c z_c`` (:func:`predict_classes`).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-__all__ = ["POOLING_METHODS", "last_state", "max_pool", "mean_pool", "pool"]
+__all__ = ["POOLING_METHODS", "last_state", "max_pool", "mean_pool", "pool", "predict_classes"]
 
 ArrayLike = Union[np.ndarray, Sequence]
 POOLING_METHODS = ("last", "mean", "max")
@@ -119,3 +122,20 @@ def pool(outputs: ArrayLike, lengths: ArrayLike, method: str, bidirectional: boo
     if method == "max":
         return max_pool(outputs, lengths)
     raise ValueError(f"unknown pooling method {method!r}; expected one of {', '.join(POOLING_METHODS)}")
+
+
+def predict_classes(logits: ArrayLike) -> np.ndarray:
+    """The predicted class of every sequence: ``y_hat[b] = argmax_c logits[b, c]``, the first one on a tie.
+
+    Shapes: ``logits`` (B, C) -> int64 class ids (B,), each in ``0..C-1``
+    (``torch.argmax(logits, dim=1)``).
+    """
+    try:
+        z = np.asarray(logits, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"logits must be a numeric array: {exc}") from None
+    if z.ndim != 2 or 0 in z.shape:
+        raise ValueError(f"logits has shape {z.shape}; expected (B, C) with at least one sequence and one class")
+    if np.isnan(z).any():
+        raise ValueError("logits hold NaN: no class is the largest")
+    return z.argmax(axis=1).astype(np.int64)

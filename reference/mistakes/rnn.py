@@ -40,7 +40,8 @@ _GATE_ORDER_TEXT = ("The four gate blocks are stacked i|f|g|o in weight_ih and w
                     "i, f, g, o = z.chunk(4, dim=1).")
 
 for _order, _source in (("ifog", "as in some course notes (CS231n)"), ("igfo", "as TensorFlow's i, j, f, o"),
-                        ("iofg", "as ONNX's i, o, f, c")):
+                        ("iofg", "as ONNX's i, o, f, c"),
+                        ("fiog", "the order in which the slides introduce them: forget, input, output, new content")):
     mistake(f"lstm_gates_{_order}", shadows=lstm_cell,
             title=f"LSTM gate blocks read in the order {'|'.join(_order)} instead of i|f|g|o",
             explanation=f"Your cell reads the stacked gates as {'|'.join(_order)} ({_source}). {_GATE_ORDER_TEXT}",
@@ -96,15 +97,20 @@ def _gru(step: Callable, x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None)
     return _cell(3, x, (h,), (weight_ih, weight_hh, bias_ih, bias_hh), "a GRU cell", step)[0]
 
 
-def _gru_reset_before_matmul_step(x, state, w_ih, w_hh, b_ih, b_hh):
-    (h,) = state
-    x_r, x_z, x_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
-    w_hr, w_hz, w_hn = np.split(w_hh, 3, axis=0)
-    b_hr, b_hz, b_hn = np.split(b_hh, 3, axis=-1)
-    r = _sigmoid(x_r + h @ w_hr.T + b_hr)
-    z = _sigmoid(x_z + h @ w_hz.T + b_hz)
-    n = np.tanh(x_n + (r * h) @ w_hn.T + b_hn)
-    return ((1.0 - z) * n + z * h,)
+def _gru_reset_before_matmul(update_swapped: bool) -> Callable:
+    """A GRU step with ``W_hn (r * h) + b_hn``; with ``update_swapped`` also ``h' = z * n + (1 - z) * h``."""
+
+    def step(x, state, w_ih, w_hh, b_ih, b_hh):
+        (h,) = state
+        x_r, x_z, x_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
+        w_hr, w_hz, w_hn = np.split(w_hh, 3, axis=0)
+        b_hr, b_hz, b_hn = np.split(b_hh, 3, axis=-1)
+        r = _sigmoid(x_r + h @ w_hr.T + b_hr)
+        z = _sigmoid(x_z + h @ w_hz.T + b_hz)
+        n = np.tanh(x_n + (r * h) @ w_hn.T + b_hn)
+        return (z * n + (1.0 - z) * h,) if update_swapped else ((1.0 - z) * n + z * h,)
+
+    return step
 
 
 mistake("gru_reset_before_matmul", shadows=gru_cell,
@@ -112,7 +118,33 @@ mistake("gru_reset_before_matmul", shadows=gru_cell,
         explanation="This cell uses PyTorch's GRU: the reset gate scales the product, n = tanh(W_in x + b_in + "
                     "r * (W_hn h + b_hn)). Computing W_hn (r * h) + b_hn is the variant of the original paper "
                     "(Keras' reset_after=False); with the same weights it gives different values.",
-        )(partial(_gru, _gru_reset_before_matmul_step))
+        )(partial(_gru, _gru_reset_before_matmul(update_swapped=False)))
+
+mistake("gru_slides_equations", shadows=gru_cell,
+        title="GRU written as in the slides: reset gate before the matrix product, z weighting the new content",
+        explanation="The slides' GRU computes h~ = tanh(W_h (r * h) + U_h x + b_h) and h' = (1 - u) * h + u * h~. "
+                    "PyTorch's GRUCell, which this cell must match, differs in two places: the reset gate scales "
+                    "the product, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), and its z plays the role of "
+                    "1 - u, so h' = (1 - z) * n + z * h.",
+        )(partial(_gru, _gru_reset_before_matmul(update_swapped=True)))
+
+
+def _gru_reset_excludes_hidden_bias_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    (h,) = state
+    x_r, x_z, x_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
+    h_r, h_z, h_n = np.split(h @ w_hh.T, 3, axis=-1)
+    b_hr, b_hz, b_hn = np.split(b_hh, 3, axis=-1)
+    r = _sigmoid(x_r + h_r + b_hr)
+    z = _sigmoid(x_z + h_z + b_hz)
+    return ((1.0 - z) * np.tanh(x_n + r * h_n + b_hn) + z * h,)
+
+
+mistake("gru_reset_excludes_hidden_bias", shadows=gru_cell,
+        title="GRU reset gate scales W_hn h but not its bias b_hn",
+        explanation="In PyTorch's GRU the reset gate multiplies the whole hidden part of the new content, bias "
+                    "included: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). Adding b_hn outside the product, "
+                    "r * (W_hn h) + b_hn, gives different values.",
+        )(partial(_gru, _gru_reset_excludes_hidden_bias_step))
 
 
 def _gru_gates_zrn_step(x, state, w_ih, w_hh, b_ih, b_hh):
@@ -163,6 +195,22 @@ mistake("gru_sigmoid_candidate", shadows=gru_cell,
                     "must be able to be negative.",
         )(partial(_gru, _gru_sigmoid_candidate_step))
 
+
+def _gru_tanh_gates_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    (h,) = state
+    x_r, x_z, x_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
+    h_r, h_z, h_n = np.split(h @ w_hh.T + b_hh, 3, axis=-1)
+    r = np.tanh(x_r + h_r)
+    z = np.tanh(x_z + h_z)
+    return ((1.0 - z) * np.tanh(x_n + r * h_n) + z * h,)
+
+
+mistake("gru_tanh_gates", shadows=gru_cell,
+        title="GRU gates r and z squashed with tanh instead of sigmoid",
+        explanation="The reset gate r and the update gate z are switches between 0 and 1: r = sigmoid(W_ir x + "
+                    "b_ir + W_hr h + b_hr), and z likewise. Only the new content n goes through tanh.",
+        )(partial(_gru, _gru_tanh_gates_step))
+
 # ------------------------------------------------------- every cell: wiring mistakes
 
 _STEP_OF = {"rnn_cell": (1, "an Elman RNN cell", oracle._elman_step),
@@ -192,6 +240,10 @@ def _missing_input_bias(w_ih, w_hh, b_ih, b_hh):
     return w_ih, w_hh, np.zeros_like(b_ih), b_hh
 
 
+def _missing_biases(w_ih, w_hh, b_ih, b_hh):
+    return w_ih, w_hh, np.zeros_like(b_ih), np.zeros_like(b_hh)
+
+
 class _Swapped:
     """Weights that multiply the other operand: x @ W_hh.T + h @ W_ih.T (shapes allow it only when I = H)."""
 
@@ -201,10 +253,22 @@ class _Swapped:
         return w_hh, w_ih, b_ih, b_hh
 
 
-def _transposed(w_ih, w_hh, b_ih, b_hh):
-    if w_ih.shape[0] != w_ih.shape[1] or w_hh.shape[0] != w_hh.shape[1]:
+def _square(weight: np.ndarray) -> np.ndarray:
+    if weight.shape[0] != weight.shape[1]:
         raise ValueError("transposed weights fit only square matrices")
-    return w_ih.T, w_hh.T, b_ih, b_hh
+    return weight
+
+
+def _transposed(w_ih, w_hh, b_ih, b_hh):
+    return _square(w_ih).T, _square(w_hh).T, b_ih, b_hh
+
+
+def _input_transposed(w_ih, w_hh, b_ih, b_hh):
+    return _square(w_ih).T, w_hh, b_ih, b_hh
+
+
+def _hidden_transposed(w_ih, w_hh, b_ih, b_hh):
+    return w_ih, _square(w_hh).T, b_ih, b_hh
 
 
 _CELL_NAMES = {"rnn_cell": ("Elman RNN", rnn_cell), "lstm_cell": ("LSTM", lstm_cell), "gru_cell": ("GRU", gru_cell)}
@@ -237,6 +301,12 @@ for _name, (_label, _oracle) in _CELL_NAMES.items():
                         "Your output is what the cell gives with bias_ih left out; add it where you multiply by "
                         "weight_ih.",
             )(_cell_variant(_name, _missing_input_bias))
+    mistake(f"{_short}_missing_biases", shadows=_oracle,
+            title=f"{_label} cell uses no bias at all",
+            explanation="The cell has two bias vectors, as in PyTorch: W_ih x + b_ih + W_hh h + b_hh. Your output "
+                        "is what the cell gives with both left out; add bias_ih to the input part and bias_hh to "
+                        "the hidden part.",
+            )(_cell_variant(_name, _missing_biases))
     mistake(f"{_short}_weights_swapped", shadows=_oracle,
             title=f"{_label} cell multiplies the input by weight_hh and the state by weight_ih",
             explanation="weight_ih (the input-to-hidden weights) multiplies the input x and weight_hh the previous "
@@ -250,6 +320,19 @@ mistake("rnn_weights_transposed", shadows=rnn_cell,
                     "multiplied as x @ weight_ih.T + h @ weight_hh.T. Without the .T the shapes only fit square "
                     "matrices, and the values are wrong.",
         )(_cell_variant("rnn_cell", _transposed))
+
+mistake("rnn_input_weights_transposed", shadows=rnn_cell,
+        title="Elman RNN cell multiplies the input by weight_ih instead of weight_ih.T",
+        explanation="weight_ih has shape (H, I), one row per hidden unit, so W_ih x for a batch of rows is "
+                    "x @ weight_ih.T. Without the .T the product fails unless I == H, and then it silently "
+                    "computes something else.",
+        )(_cell_variant("rnn_cell", _input_transposed))
+
+mistake("rnn_hidden_weights_transposed", shadows=rnn_cell,
+        title="Elman RNN cell multiplies the state by weight_hh instead of weight_hh.T",
+        explanation="weight_hh is square (H, H), so h @ weight_hh runs, but it multiplies by W_hh transposed: "
+                    "W_hh h for a batch of rows is h @ weight_hh.T.",
+        )(_cell_variant("rnn_cell", _hidden_transposed))
 
 
 def _rnn_cell_sigmoid(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
@@ -277,6 +360,19 @@ mistake("rnn_relu_instead_of_tanh", shadows=rnn_cell,
         title="Elman RNN cell uses relu where tanh was asked (nonlinearity='tanh')",
         explanation="The default nonlinearity of torch.nn.RNNCell is tanh; relu only when nonlinearity='relu'.",
         )(_rnn_cell_relu)
+
+
+def _rnn_cell_tanh(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    if nonlinearity != "relu":
+        raise ValueError("only a relu cell can be mistaken for a tanh one")
+    return rnn_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity="tanh")
+
+
+mistake("rnn_tanh_instead_of_relu", shadows=rnn_cell,
+        title="Elman RNN cell ignores nonlinearity='relu' and applies tanh",
+        explanation="RNNCell(input_size, hidden_size, nonlinearity='relu') computes h' = relu(W_ih x + b_ih + "
+                    "W_hh h + b_hh) = max(0, ...). Store the nonlinearity in __init__ and use it in forward.",
+        )(_rnn_cell_tanh)
 
 # ------------------------------------------------------------ whole sequences
 

@@ -2,8 +2,11 @@
 
 The window builder against ``F.pad`` + ``Tensor.unfold``; the forward pass
 against ``nn.Embedding``, ``nn.Linear`` and ``tanh``/``relu``; the loss and
-its gradients against ``F.cross_entropy`` and autograd. Weights are random
-normal draws, so a transposed matrix or a reversed context shows.
+its gradients against ``F.cross_entropy`` and autograd; the two ops (window
+embeddings, cross-entropy from logits) against ``F.embedding`` and
+``F.cross_entropy`` with an upstream gradient; SGD against ``torch.optim.SGD``.
+Weights are random normal draws, so a transposed matrix or a reversed context
+shows.
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference.ffnn import PARAMETER_NAMES, ffnn_lm_forward, ffnn_lm_loss_and_grads, sliding_windows
+from reference.ffnn import (PARAMETER_NAMES, cross_entropy_and_grad, ffnn_lm_forward, ffnn_lm_loss_and_grads,
+                            ffnn_lm_sgd, sliding_windows, window_embeddings)
 from tests.reference.conftest import assert_close, to_numpy, to_torch
 
 
@@ -164,3 +168,85 @@ def test_forward_rejects_bad_input_with_a_clear_message(rng):
         ffnn_lm_loss_and_grads(contexts, np.array([0, 6]), **weights)
     with pytest.raises(ValueError, match=r"targets has shape \(3,\); expected \(B,\) = \(2,\)"):
         ffnn_lm_loss_and_grads(contexts, np.array([0, 1, 2]), **weights)
+
+
+# ---------------------------------------------------------------------------- the ops and SGD
+
+
+@given(config=models())
+def test_window_embeddings_match_torch_embedding_and_its_gradient(config):
+    weights, contexts, _, _ = random_model(config)
+    rng = np.random.default_rng(config["seed"] + 1)
+    grad_output = rng.normal(size=(config["batch"], config["window"] * config["dim"]))
+    table = to_torch(weights["embedding"], requires_grad=True)
+    e = F.embedding(torch.as_tensor(contexts), table).reshape(len(contexts), -1)
+    e.backward(to_torch(grad_output))
+    got_e, got_grad = window_embeddings(weights["embedding"], contexts, grad_output)
+    assert_close(got_e, e, what="concatenated embeddings")
+    assert_close(got_grad, table.grad, what="embedding gradient")
+
+
+def test_window_embeddings_add_up_the_gradient_of_a_repeated_word():
+    embedding = np.arange(8.0).reshape(4, 2)
+    contexts = np.array([[3, 3], [1, 3]])
+    grad_output = np.array([[1.0, 2.0, 10.0, 20.0], [100.0, 200.0, 1000.0, 2000.0]])
+    e, grad = window_embeddings(embedding, contexts, grad_output)
+    np.testing.assert_array_equal(e, [[6, 7, 6, 7], [2, 3, 6, 7]])
+    np.testing.assert_array_equal(grad, [[0, 0], [100, 200], [0, 0], [1011, 2022]])
+
+
+@given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 5), vocab=st.integers(1, 6),
+       scale=st.sampled_from([1.0, 3.0, 1000.0]), grad_output=st.floats(-3.0, 3.0))
+def test_cross_entropy_and_grad_match_torch_for_logits_of_any_size(seed, batch, vocab, scale, grad_output):
+    rng = np.random.default_rng(seed)
+    logits, targets = scale * rng.normal(size=(batch, vocab)), rng.integers(0, vocab, size=batch)
+    z = to_torch(logits, requires_grad=True)
+    loss = F.cross_entropy(z, torch.as_tensor(targets))
+    loss.backward(torch.tensor(grad_output, dtype=torch.float64))
+    got_loss, got_grad = cross_entropy_and_grad(logits, targets, grad_output)
+    assert isinstance(got_loss, float)
+    assert_close(got_loss, loss, what="loss")
+    assert_close(got_grad, z.grad, what="gradient of the logits")
+
+
+def test_cross_entropy_and_grad_reject_bad_input():
+    with pytest.raises(ValueError, match=r"logits has shape \(3,\); expected \(B, V\)"):
+        cross_entropy_and_grad(np.zeros(3), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"targets\[0\] = 3 is outside the vocabulary 0..2"):
+        cross_entropy_and_grad(np.zeros((1, 3)), np.array([3]))
+    with pytest.raises(ValueError, match="logits must be finite"):
+        cross_entropy_and_grad(np.array([[np.inf, 0.0]]), np.array([0]))
+    with pytest.raises(ValueError, match=r"grad_output has shape \(2,\); expected \(\)"):
+        cross_entropy_and_grad(np.zeros((2, 3)), np.array([0, 1]), np.ones(2))
+
+
+@given(config=models(), lr=st.sampled_from([0.1, 0.5]))
+def test_sgd_matches_torch_sgd_step_by_step(config, lr):
+    weights, _, _, (embedding, hidden, output) = random_model(config)
+    rng = np.random.default_rng(config["seed"] + 2)
+    batches = [(rng.integers(0, config["vocab"], size=(config["batch"], config["window"])),
+                rng.integers(0, config["vocab"], size=config["batch"])) for _ in range(3)]
+    modules = (embedding, hidden, output)
+    parameters = {"embedding": embedding.weight, "hidden_weight": hidden.weight, "hidden_bias": hidden.bias,
+                  "output_weight": output.weight, "output_bias": output.bias}
+    optimizer = torch.optim.SGD(list(parameters.values()), lr=lr)
+    steps = ffnn_lm_sgd(batches, **weights, lr=lr, nonlinearity=config["nonlinearity"])
+    assert len(steps) == len(batches)
+    for (contexts, targets), (got_loss, got_weights) in zip(batches, steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(torch_logits(modules, contexts, config["nonlinearity"]), torch.as_tensor(targets))
+        loss.backward()
+        optimizer.step()
+        assert_close(got_loss, loss, what="loss before the step")
+        assert tuple(got_weights) == PARAMETER_NAMES
+        for name in PARAMETER_NAMES:
+            assert_close(got_weights[name], parameters[name], what=f"{name} after the step")
+
+
+def test_sgd_rejects_bad_input(rng):
+    weights = {"embedding": rng.normal(size=(4, 2)), "hidden_weight": rng.normal(size=(3, 2)),
+               "hidden_bias": rng.normal(size=3), "output_weight": rng.normal(size=(4, 3)), "output_bias": rng.normal(size=4)}
+    with pytest.raises(ValueError, match="lr must be a positive number, got 0"):
+        ffnn_lm_sgd([(np.array([[1]]), np.array([2]))], **weights, lr=0)
+    with pytest.raises(ValueError, match="batches is empty"):
+        ffnn_lm_sgd([], **weights, lr=0.1)

@@ -635,6 +635,104 @@ def test_check_backward_contract_uses_a_given_upstream_gradient(rng):
 
 
 # --------------------------------------------------------------------------------------
+# Graphs: run_graph
+# --------------------------------------------------------------------------------------
+
+
+class _TorchOps:
+    """The namespace of GraphOps in PyTorch, so one graph function builds both graphs."""
+
+    sigmoid, tanh, exp, log = torch.sigmoid, torch.tanh, torch.exp, torch.log
+    multiply, add, minus, matmul = torch.mul, torch.add, torch.sub, torch.matmul
+    reduce_sum, reduce_mean = torch.sum, torch.mean
+
+    @staticmethod
+    def divide(a, b):
+        return a / b[:, None]
+
+    @staticmethod
+    def sum_along_columns(x):
+        return x.sum(dim=1)
+
+    @staticmethod
+    def lookup_rows(matrix, indices):
+        return matrix[indices]
+
+    @staticmethod
+    def softmax_rows(logits):
+        return torch.softmax(logits, dim=1)
+
+    @staticmethod
+    def cross_entropy_loss(probabilities, labels):
+        return -(labels * torch.log(probabilities)).sum(dim=1).mean()
+
+
+def _language_model(o, E, W, U, ids, labels):
+    """Embeddings of a reused word -> gated tanh layer -> softmax -> loss: every kind of op at once."""
+    hidden = o.tanh(o.matmul(o.lookup_rows(E, ids), W))
+    gated = o.multiply(o.sigmoid(hidden), hidden)
+    return o.cross_entropy_loss(o.softmax_rows(o.matmul(gated, U)), labels)
+
+
+GRAPHS = {
+    "reused input": (lambda o, x: o.multiply(o.sigmoid(x), o.tanh(x)), lambda rng: {"x": rng.normal(size=(3, 4))}),
+    "multiply(x, x) then log": (lambda o, x: o.log(o.multiply(o.exp(x), o.exp(x))),
+                                lambda rng: {"x": rng.normal(size=(2, 3))}),
+    "row normalisation": (lambda o, x: o.divide(x, o.sum_along_columns(x)),
+                          lambda rng: {"x": rng.uniform(0.5, 2.0, size=(3, 4))}),
+    "language model": (_language_model, lambda rng: {
+        "E": rng.normal(size=(6, 3)), "W": rng.normal(size=(3, 4)), "U": rng.normal(size=(4, 6)),
+        "ids": np.array([2, 5, 2, 0]), "labels": np.eye(6)[[1, 1, 4, 0]]}),
+}
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_run_graph_matches_torch_value_and_gradients(name, rng):
+    graph, make = GRAPHS[name]
+    arrays = make(rng)
+    value, _ = ops.run_graph(graph, arrays)
+    upstream = rng.normal(size=np.shape(value))
+    value_again, gradients = ops.run_graph(graph, arrays, upstream)
+
+    leaves = {key: to_torch(array, requires_grad=np.asarray(array).dtype.kind == "f") for key, array in arrays.items()}
+    torch_value = graph(_TorchOps, *leaves.values())
+    (torch_value * to_torch(upstream)).sum().backward()
+
+    assert_close(value, torch_value, what="value")
+    assert_close(value_again, value, what="value with backward")
+    for key, leaf in leaves.items():
+        expected = leaf.grad if leaf.requires_grad else np.zeros(np.shape(arrays[key]))
+        assert_close(gradients[key], expected, what=f"gradient of {key}")
+
+
+def test_run_graph_without_an_upstream_gradient_only_evaluates(rng):
+    x = rng.normal(size=(2, 3))
+    value, gradients = ops.run_graph(lambda o, t: o.tanh(t), {"x": x})
+    assert gradients is None
+    assert_close(value, np.tanh(x))
+
+
+def test_run_graph_rejects_an_upstream_gradient_of_another_shape_and_a_graph_without_a_tensor(rng):
+    with pytest.raises(ValueError, match="grad_output has shape"):
+        ops.run_graph(lambda o, t: o.tanh(t), {"x": np.ones((2, 3))}, np.ones(3))
+    with pytest.raises(TypeError, match="must return an edugrad Tensor"):
+        ops.run_graph(lambda o, t: t.value, {"x": np.ones(2)})
+
+
+def test_graph_ops_uses_a_replaced_op_inside_the_compositions(rng):
+    calls = []
+
+    def counting_exp(tensor):
+        calls.append(tensor)
+        return ops.exp(tensor)
+
+    ops._run_graph(ops.GraphOps(exp=counting_exp), lambda o, t: o.softmax_rows(t), {"x": rng.normal(size=(2, 3))}, None)
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="no op named 'softmax'"):
+        ops.GraphOps(softmax=counting_exp)
+
+
+# --------------------------------------------------------------------------------------
 # Module conventions
 # --------------------------------------------------------------------------------------
 

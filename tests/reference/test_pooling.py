@@ -2,7 +2,8 @@
 
 "last" against ``h_n`` of ``torch.nn.LSTM`` run on a packed batch (one and two
 directions), "mean" and "max" against torch reductions over each sequence's
-real steps taken one sequence at a time. Padded steps are filled with values
+real steps taken one sequence at a time, the predicted classes against
+``torch.argmax``. Padded steps are filled with values
 chosen to win a careless max or to skew a careless mean.
 """
 from __future__ import annotations
@@ -14,7 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from reference.pooling import POOLING_METHODS, last_state, max_pool, mean_pool, pool
+from reference.pooling import (
+    POOLING_METHODS,
+    last_state,
+    max_pool,
+    mean_pool,
+    pool,
+    predict_classes,
+)
 from tests.reference.conftest import assert_close, to_numpy, to_torch
 
 
@@ -118,3 +126,19 @@ def test_pooling_rejects_bad_input_with_a_clear_message(rng):
         mean_pool(outputs, [1.0, 2.0])
     with pytest.raises(ValueError, match=r"even number of features"):
         last_state(rng.normal(size=(2, 3, 5)), [1, 2], bidirectional=True)
+
+
+@given(batch=st.integers(1, 5), classes=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_predicted_classes_are_torch_argmax_first_index_on_ties(batch, classes, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.integers(-2, 3, size=(batch, classes)).astype(np.float64)  # small integers: many ties
+    got = predict_classes(logits)
+    assert got.dtype == np.int64 and got.shape == (batch,)
+    np.testing.assert_array_equal(got, to_numpy(torch.argmax(to_torch(logits), dim=1)))
+
+
+def test_predict_classes_rejects_bad_logits():
+    with pytest.raises(ValueError, match=r"logits has shape \(3,\); expected \(B, C\)"):
+        predict_classes(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        predict_classes(np.array([[0.0, np.nan]]))
