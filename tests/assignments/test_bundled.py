@@ -1,9 +1,11 @@
 """Every bundled assignment validates, and its example students score as their names say.
 
-``grader validate`` grades the solution (full marks) and the starter (0 with
-"not implemented" messages); the examples batch checks that the correct
+``grader validate --mutants`` grades the solution (full marks), the starter (0
+with "not implemented" messages) and every mutant of ``mutants.toml`` (each
+loses points and is named by a diagnosis); the examples batch checks that the correct
 student earns everything, every other student less, and that each gets a
-result with a message. Both are slow: they start workers that import torch.
+result with a message, and that the example students with a classic mistake
+(``examples/diagnoses/<assignment>.toml``) have it named. Both are slow: they start workers that import torch.
 """
 from __future__ import annotations
 
@@ -27,10 +29,12 @@ def test_the_four_course_assignments_are_bundled():
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_assignment_validates(name, tmp_path):
-    report = validate_assignment(assignments_dir() / name, jobs=2, out=tmp_path)
+def test_bundled_assignment_validates_and_kills_every_mutant(name, tmp_path):
+    """``grader validate --mutants``: the usual checks, and every classic mistake loses points and is named."""
+    report = validate_assignment(assignments_dir() / name, jobs=2, out=tmp_path, mutants=True)
     failed = [(check.name, check.detail) for check in report.checks if not check.ok]
     assert failed == []
+    assert report.mutants, f"{name} has no mutants.toml"
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -48,7 +52,9 @@ def test_example_students_score_as_their_names_say(name, tmp_path):
         else:
             assert result.total < result.possible, f"{student} scores full marks: the tests miss its mistake"
             assert all(test.message for test in result.tests if test.status != "passed")
-    for student, mistakes in expected_diagnoses(name).items():
+    expected = expected_diagnoses(name)
+    assert expected, f"examples/diagnoses/{name}.toml names no example student's classic mistake"
+    for student, mistakes in expected.items():
         named = {entry.id for test in results[student].tests if test.diagnosis for entry in test.diagnosis.matched}
         assert set(mistakes) <= named, f"{student}: expected the diagnosis to name {mistakes}, it named {sorted(named)}"
 

@@ -5,17 +5,17 @@ module, so both reach this file through one fixture. The kit:
 
 - builds every graph twice at once, in the worker from the student's ``ops.py``
   (plus edugrad's own ``matmul``, ``add``, ...) and here from
-  :mod:`reference.ops`; a :class:`graphs.Node` holds both halves;
-- runs backward on both with the same random upstream gradient and compares the
-  gradients of the leaves; in a graph of several ops it names the op whose
-  backward the error comes from;
+  :mod:`reference.ops`; a :class:`graphs.Node` holds both halves, so a message
+  can name the op of a graph that first goes wrong;
+- compares the output value and the leaves' gradients (for a random upstream
+  gradient) with :func:`reference.ops.run_graph`; a mismatch is diagnosed with
+  the catalogue of classic mistakes (:mod:`reference.mistakes.ops`);
 - checks edugrad's calling convention by calling the student's Operation class
   directly (found in the closure of the ``@tensor_op`` function): ``tensor_op``
   applies backward's result as ``inputs[i].grad += grads[i]``, so a bare array
   would silently hand out its rows as gradients;
-- explains the usual mistakes (see ``diagnosis.py``) and, for a wrong gradient,
-  compares with finite differences of the student's own forward to tell a wrong
-  forward from a wrong backward.
+- adds what no catalogue entry can say (``hints.py``), e.g. what finite
+  differences of the student's own forward tell about a wrong gradient.
 """
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ import pytest
 from edugrad.tensor import Tensor
 
 import reference.ops as oracle
-from grader.testing import StudentFailure, assert_array_close, describe_mismatch
+from grader.diagnosis import arrays_match, explain_mismatch
+from grader.testing import StudentFailure, assert_array_close
+from reference.mistakes.ops import mistakes_about
+from reference.ops import run_graph
 
 
 def _load_sibling(name: str):
@@ -45,13 +48,13 @@ def _load_sibling(name: str):
     return sys.modules[qualified]
 
 
-diagnosis = _load_sibling("diagnosis")
+hints = _load_sibling("hints")
 graphs = _load_sibling("graphs")
-Node, graph_nodes, sweep, short_label, describe_inputs = (
-    graphs.Node, graphs.graph_nodes, graphs.sweep, graphs.short_label, graphs.describe_inputs)
+Node, graph_nodes, sweep, short_label, describe_inputs, same_gradients, gradients_of = (
+    graphs.Node, graphs.graph_nodes, graphs.sweep, graphs.short_label, graphs.describe_inputs, graphs.same_gradients,
+    graphs.gradients_of)
 
-# The tolerance stated in the handout (README.md, "How your work is checked").
-TOL = {"rtol": 1e-5, "atol": 1e-6}
+TOL = graphs.TOL  # the tolerance stated in the handout (README.md, "How your work is checked")
 # Ops students write as Operation classes, and functions they compose from ops.
 STUDENT_OPS = ("sigmoid", "log", "multiply", "exp", "tanh", "sum_along_columns", "lookup_rows")
 STUDENT_FUNCTIONS = ("softmax_rows", "cross_entropy_loss")
@@ -63,12 +66,11 @@ FD_EPS = 1e-5
 class Ops:
     """``o.sigmoid(x)`` in a test's graph: the student's op and the oracle's, side by side."""
 
-    def __init__(self, kit: "Kit", remote: bool = True) -> None:
+    def __init__(self, kit: "Kit") -> None:
         self._kit = kit
-        self._remote = remote
 
     def __getattr__(self, name: str) -> Callable[..., Node]:
-        return lambda *nodes: self._kit.apply(name, *nodes, remote=self._remote)
+        return lambda *nodes: self._kit.apply(name, *nodes)
 
 
 class Kit:
@@ -94,7 +96,7 @@ class Kit:
             if getattr(error, "status", "") == "timeout":
                 raise
             raise StudentFailure(f"ops.py could not be imported, so no test can run: {error}"
-                                 f"{diagnosis.import_hint(str(error))}") from None
+                                 f"{hints.import_hint(str(error))}") from None
         try:
             return getattr(ops, name)
         except StudentFailure as error:
@@ -132,12 +134,9 @@ class Kit:
             return Node(remote, Tensor(np.array(array)), name)
         return Node(self.student.put(self.student.edugrad(array)), Tensor(np.array(array, dtype=np.float64)), name)
 
-    def apply(self, name: str, *nodes: Node, remote: bool = True) -> Node:
+    def apply(self, name: str, *nodes: Node) -> Node:
         """``name(*nodes)`` in the worker and in the oracle; the student's result must be a Tensor."""
         label = f"{name}({', '.join(short_label(node) for node in nodes)})"
-        if not remote:
-            local_function = getattr(oracle, name) if name in STUDENT_NAMES else getattr(edugrad_ops, name)
-            return Node(None, local_function(*[node.local for node in nodes]), label, name, nodes)
         leaves = {node.label: node.local.value for node in nodes if node.op is None}
         call = label + (f" with {describe_inputs(leaves)}" if leaves else "")
         if name in STUDENT_NAMES:
@@ -151,12 +150,12 @@ class Kit:
         except StudentFailure as error:
             if getattr(error, "status", "") == "timeout":
                 raise
-            hint = diagnosis.CLASS_NOT_DECORATED.format(name=name) if self.is_class(function) else ""
+            hint = hints.CLASS_NOT_DECORATED.format(name=name) if self.is_class(function) else ""
             raise StudentFailure(f"{call} failed: {error}{hint}") from None
         tensor_type = self.module("edugrad.tensor").Tensor
         if remote.type_name != TENSOR_TYPE and self.module("builtins").isinstance(remote, tensor_type) is not True:
             raise StudentFailure(f"{call} returned an object of type {remote.type_name}, not an edugrad Tensor. "
-                                 + diagnosis.NOT_A_TENSOR.get(name, diagnosis.NOT_A_TENSOR["op"]))
+                                 + hints.NOT_A_TENSOR.get(name, hints.NOT_A_TENSOR["op"]))
         return Node(remote, local_function(*[node.local for node in nodes]), label, name, nodes)
 
     def is_class(self, function) -> bool:
@@ -170,14 +169,6 @@ class Kit:
         leaves = [self.leaf(name, array) for name, array in arrays.items()]
         return leaves, graph(self.o, *leaves)
 
-    def local_gradients(self, graph: Callable[..., Node], arrays: dict[str, np.ndarray],
-                        upstream: np.ndarray) -> dict[str, np.ndarray]:
-        """The oracle's gradients of the leaves for another upstream gradient (no student code runs)."""
-        leaves = [Node(None, Tensor(np.array(array)), name) for name, array in arrays.items()]
-        out = graph(Ops(self, remote=False), *leaves)
-        sweep(out.local, upstream)
-        return {leaf.label: leaf.local.grad for leaf in leaves}
-
     def value(self, node: Node) -> Any:
         return self.student.value(node.remote)
 
@@ -185,18 +176,31 @@ class Kit:
     def check_forward(self, graph: Callable[..., Node], arrays: dict[str, np.ndarray], what: str | None = None) -> Node:
         """Build ``graph`` on ``arrays`` and compare its output value with the oracle's."""
         _, out = self.build(graph, arrays)
-        self.compare_value(out, what)
+        self.compare_value(graph, arrays, out, what)
         return out
 
-    def compare_value(self, out: Node, what: str | None = None) -> None:
-        what = what or out.label
+    def compare_value(self, graph: Callable[..., Node], arrays: dict[str, np.ndarray], out: Node,
+                      what: str | None = None) -> None:
+        """The value of ``out`` (the student's graph) against the oracle's; a mismatch is diagnosed, then fails."""
         got = self.value(out)
+        expected, _ = run_graph(graph, arrays)
         try:
-            assert_array_close(got, out.local.value, what=what, **TOL)
+            assert_array_close(got, expected, what=what or out.label, **TOL)
         except StudentFailure as error:
-            hints = [diagnosis.forward_hint(out.op, [n.local.value for n in out.inputs], got, out.local.value)]
-            hints += [self.first_wrong_value(out), self.broken_inner_ops(out, backward=False)]
-            raise StudentFailure("\n".join([str(error), *filter(None, hints)])) from None
+            inner = self.broken_inner_ops(out, backward=False)
+            named = not inner and explain_mismatch(got, run_graph, graph, arrays, output=0,
+                                                   mistakes=self.mistakes_for(out), **TOL).matched
+            notes = [] if named or inner else [hints.factor_hint(got, expected, "values")]
+            notes += [self.first_wrong_value(out), inner]
+            raise StudentFailure("\n".join([str(error), *filter(None, notes)])) from None
+
+    @staticmethod
+    def mistakes_for(out: Node) -> list[str]:
+        """The catalogue's mistakes in the ops and compositions the graph of ``out`` calls itself.
+
+        An op that is wrong on its own is diagnosed by its own check (broken_inner_ops runs it), not in a graph.
+        """
+        return mistakes_about(node.op for node in graph_nodes(out) if node.op is not None)
 
     def first_wrong_value(self, out: Node) -> str:
         """In a graph of several ops, the first op whose output is off (ops before it are right)."""
@@ -211,11 +215,7 @@ class Kit:
     @staticmethod
     def same(got: Any, want: np.ndarray) -> bool:
         """``got`` matches ``want`` within the tolerance (quietly: for locating a mistake, not for reporting it)."""
-        try:
-            got = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            return False
-        return got.shape == np.shape(want) and not describe_mismatch(got, np.asarray(want, dtype=float), what="", **TOL)
+        return arrays_match(got, want, **TOL)
 
     # -- backward --------------------------------------------------------------------------------
     def upstream_for(self, out: Node) -> np.ndarray:
@@ -237,7 +237,7 @@ class Kit:
                 raise
             raise StudentFailure(f"the backward test needs a working forward to build the graph: {error}") from None
         if value:
-            self.compare_value(out)
+            self.compare_value(graph, arrays, out)
         checked = set()
         for node in graph_nodes(out):
             arrays_in = [parent.local.value for parent in node.inputs]
@@ -249,30 +249,24 @@ class Kit:
         self.backward(out, upstream)
         graded = [leaf for leaf in leaves if leaf.label in check] if check else \
             [leaf for leaf in leaves if leaf.local.value.dtype.kind == "f"]
+        _, expected = run_graph(graph, arrays, upstream)
+        got = {leaf.label: self.student.grads(leaf.remote) for leaf in graded}
         bad, details = [], []
-        for leaf in graded:
+        for name, gradient in got.items():
             try:
-                assert_array_close(self.student.grads(leaf.remote), leaf.local.grad, what=f"gradient of {leaf.label}", **TOL)
+                assert_array_close(gradient, expected[name], what=f"gradient of {name}", **TOL)
             except StudentFailure as error:
-                bad.append(leaf)
+                bad.append(name)
                 details.append(str(error))
         if not bad:
             return
-        got = self.student.grads(bad[0].remote)
-        positions = [index for index, node in enumerate(out.inputs) if node is bad[0]]
-        inputs = [node.local.value for node in out.inputs]
-        hints = [diagnosis.backward_hint(out.op, inputs, upstream, got, bad[0].local.grad, positions)]
-        if not hints[0]:
-            ignoring = self.local_gradients(graph, arrays, np.ones(np.shape(upstream)))[bad[0].label]
-            hints[0] = diagnosis.ignores_upstream_hint(got, ignoring)
         inner = self.broken_inner_ops(out, backward=True)
-        if inner and out.op in STUDENT_FUNCTIONS:
-            hints[0] = ""  # a broken op inside explains the composition's error better than a guess about it
-        hints += [self.first_wrong_gradient(out, {leaf.label for leaf in graded}), inner,
-                  self.finite_difference_hint(graph, arrays, graded, upstream)]
-        wrong = ", ".join(leaf.label for leaf in bad)
-        head = f"gradients through {out.label} with {describe_inputs(arrays)} are wrong for {wrong}"
-        raise StudentFailure("\n".join([head, details[0], *filter(None, hints)]))
+        named = not inner and explain_mismatch(got, run_graph, graph, arrays, upstream, output=gradients_of(got),
+                                               same=same_gradients, mistakes=self.mistakes_for(out)).matched
+        notes = [] if named or inner else [hints.factor_hint(got[bad[0]], expected[bad[0]], "gradients")]
+        notes += [self.first_wrong_gradient(out, set(got)), inner, self.finite_difference_hint(graph, arrays, graded, upstream)]
+        head = f"gradients through {out.label} with {describe_inputs(arrays)} are wrong for {', '.join(bad)}"
+        raise StudentFailure("\n".join([head, details[0], *filter(None, notes)]))
 
     def backward(self, out: Node, upstream: np.ndarray) -> None:
         """Seed ``upstream`` at ``out`` and sweep, in the worker (edugrad's sweep) and here."""
@@ -284,7 +278,7 @@ class Kit:
             if getattr(error, "status", "") == "timeout":
                 raise
             # An error raised by edugrad's tensor_op itself (no frame of ops.py) means backward's result had the wrong form.
-            reminder = "" if getattr(error, "frames", None) else "\n" + diagnosis.BACKWARD_CRASH
+            reminder = "" if getattr(error, "frames", None) else "\n" + hints.BACKWARD_CRASH
             inner = self.broken_inner_ops(out, backward=True)
             inner = f"\n{inner}" if inner else ""
             raise StudentFailure(f"backward through {out.label} failed: {error}{reminder}{inner}") from None
@@ -355,7 +349,7 @@ class Kit:
                            for leaf in leaves if leaf.label in directions)
         except (StudentFailure, ValueError, TypeError):
             return ""
-        return diagnosis.finite_difference_verdict(numeric, analytic, expected)
+        return hints.finite_difference_verdict(numeric, analytic, expected)
 
     # -- edugrad's calling convention -----------------------------------------------------------
     def operation_class(self, name: str):
@@ -390,13 +384,15 @@ class Kit:
                 if getattr(error, "status", "") == "timeout":
                     raise
                 raise StudentFailure(f"calling {name}.forward and {name}.backward directly, as edugrad's tensor_op does, "
-                                     f"failed: {error}{diagnosis.crash_hint(name, str(error))}") from None
-        problem = diagnosis.contract_problem(name, grads, arrays, labels)
+                                     f"failed: {error}{hints.crash_hint(name, str(error))}") from None
+        problem = hints.contract_problem(name, grads, arrays, labels)
+        if isinstance(grads, np.ndarray):
+            hints.explain_bare_array(name, grads, arrays, np.asarray(upstream))
         if problem is None:
             for label, before, remote in zip(labels, arrays, inputs):
                 after = self.student.value(remote)
                 if np.shape(after) != np.shape(before) or not np.array_equal(after, before):
-                    problem = diagnosis.MODIFIED_INPUT.format(name=name, label=label)
+                    problem = hints.MODIFIED_INPUT.format(name=name, label=label)
                     break
         if problem:
             raise StudentFailure(problem)

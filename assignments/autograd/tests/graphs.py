@@ -6,10 +6,15 @@ structures and numpy, no student code runs here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from edugrad.tensor import Tensor
+
+from grader.diagnosis import arrays_match
+
+# The tolerance stated in the handout (README.md, "How your work is checked").
+TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 
 @dataclass(eq=False)
@@ -44,6 +49,16 @@ def sweep(out: Tensor, upstream: np.ndarray) -> None:
     out.grad = np.array(upstream, dtype=np.float64)
     for node in reversed(out._topo_sort()):
         node._backward()
+
+
+def gradients_of(names) -> Callable[[tuple], dict[str, np.ndarray]]:
+    """The part of ``run_graph``'s result that a backward check compares: the gradients of ``names``."""
+    return lambda result: {name: result[1][name] for name in names}
+
+
+def same_gradients(got: dict[str, Any], candidate: dict[str, np.ndarray]) -> bool:
+    """Every gradient in ``got`` matches the candidate's within the tolerance (how a diagnosis compares)."""
+    return all(name in candidate and arrays_match(value, candidate[name], **TOL) for name, value in got.items())
 
 
 def short_label(node: Node, limit: int = 30) -> str:

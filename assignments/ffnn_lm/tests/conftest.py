@@ -2,12 +2,15 @@
 
 Test files run with ``--import-mode=importlib`` and cannot import a sibling, so
 what several tests need hangs off one object: the student's ``ffnn.py`` in the
-worker, random data from the test's ``rng``, the oracles of
-:mod:`reference.ffnn` (numpy float64) and comparisons with the handout's
-tolerance that name the likely cause when an answer matches a known mistake.
-Nothing student code says about itself is believed: after a training step the
-parameters are read back and compared with the oracle's update, and after
-training on the corpus the loss is recomputed here from those parameters.
+worker, random data from the test's ``rng``, and comparisons with the oracles
+of :mod:`reference.ffnn` (numpy float64; ``tanh`` against
+:func:`reference.ops.run_graph`) at the handout's tolerance. Every comparison
+goes through :mod:`grader.diagnosis`, so a wrong answer that a known mistake
+reproduces is named from the catalogue (:mod:`reference.mistakes.ffnn`,
+:mod:`reference.mistakes.ops`). Nothing student code says about itself is
+believed: after a training step the parameters are read back and compared
+with the oracle's update, and after training on the corpus the loss is
+recomputed here from those parameters.
 """
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.diagnosis import arrays_match, compare_with_oracle, explain_mismatch
 from grader.testing import StudentFailure, assert_array_close
-from reference.ffnn import ffnn_lm_forward, ffnn_lm_loss_and_grads, sliding_windows
+from reference.ffnn import (cross_entropy_and_grad, ffnn_lm_forward, ffnn_lm_loss_and_grads, ffnn_lm_sgd,
+                            sliding_windows, window_embeddings)
+from reference.ops import run_graph
 
 TOL = {"rtol": 1e-5, "atol": 1e-6}    # the handout's tolerance (edugrad computes in float64)
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "tiny_corpus.txt"
@@ -29,19 +35,32 @@ def show(array) -> str:
     return np.array2string(np.asarray(array), separator=" ", threshold=80).replace("\n", "")
 
 
-def with_cause(error: StudentFailure, cause: str) -> StudentFailure:
-    return StudentFailure(f"{error}\nLikely cause: {cause}." if cause else str(error))
+def exactly_equal(got, candidate) -> bool:
+    """Windows are compared exactly: same shape, same ids."""
+    return isinstance(got, np.ndarray) and got.shape == np.shape(candidate) and bool(np.array_equal(got, candidate))
 
 
-def first_match(got, variants: list[tuple[str, object]]) -> str:
-    """The explanation of the first known mistake whose answer ``got`` reproduces, else ""."""
-    for explanation, value in variants:
-        try:
-            if np.shape(got) == np.shape(value) and np.allclose(got, value, **TOL):
-                return explanation
-        except (TypeError, ValueError):
-            return ""
-    return ""
+def alike_or_overflowing(got, candidate) -> bool:
+    """Within the tolerance, or inf/nan at the same places and close elsewhere (an overflow may give either)."""
+    if arrays_match(got, candidate, **TOL):
+        return True
+    try:
+        got, candidate = np.asarray(got, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    finite = np.isfinite(candidate)
+    return (got.shape == candidate.shape and not finite.all() and np.array_equal(np.isfinite(got), finite)
+            and arrays_match(got[finite], candidate[finite], **TOL))
+
+
+def same_parameters(got: dict, candidate: dict) -> bool:
+    """Every parameter of ``candidate`` is in ``got`` with its value, within the tolerance."""
+    return all(arrays_match(got.get(name), value, **TOL) for name, value in candidate.items())
+
+
+def tanh_graph(ops, x):
+    """The graph of the student's ``tanh`` op, for :func:`reference.ops.run_graph` and its mistakes."""
+    return ops.tanh(x)
 
 
 def parameter_shapes(V: int, k: int, d: int, H: int) -> dict[str, tuple[int, ...]]:
@@ -57,16 +76,16 @@ def oracle_weights(weights: dict) -> dict:
             "output_bias": weights["output.bias"]}
 
 
-def oracle_loss_and_grads(weights: dict, contexts, targets, nonlinearity: str) -> tuple[float, dict]:
-    """The mean cross-entropy and its gradients, keyed and shaped like the student's parameters."""
-    loss, grads = ffnn_lm_loss_and_grads(contexts, targets, **oracle_weights(weights), nonlinearity=nonlinearity)
-    return loss, {"embeddings": grads["embedding"], "hidden.weight": grads["hidden_weight"].T,
-                  "hidden.bias": grads["hidden_bias"], "output.weight": grads["output_weight"].T,
-                  "output.bias": grads["output_bias"]}
+def student_layout(values: dict) -> dict:
+    """Weights or gradients keyed as :mod:`reference.ffnn` gives them, keyed and shaped like the student's parameters."""
+    return {"embeddings": values["embedding"], "hidden.weight": values["hidden_weight"].T,
+            "hidden.bias": values["hidden_bias"], "output.weight": values["output_weight"].T,
+            "output.bias": values["output_bias"]}
 
 
-def oracle_logits(weights: dict, contexts, nonlinearity: str) -> np.ndarray:
-    return ffnn_lm_forward(contexts, **oracle_weights(weights), nonlinearity=nonlinearity)
+def corpus_loss(weights: dict, contexts, targets, nonlinearity: str) -> float:
+    """The mean cross-entropy of the student's parameters ``weights`` on these examples."""
+    return ffnn_lm_loss_and_grads(contexts, targets, **oracle_weights(weights), nonlinearity=nonlinearity)[0]
 
 
 def read_corpus() -> tuple[list[list[int]], int]:
@@ -83,20 +102,11 @@ def corpus_examples(n: int) -> tuple[np.ndarray, np.ndarray, int]:
     return np.concatenate([c for c, _ in pairs]), np.concatenate([t for _, t in pairs]), vocab
 
 
-def softmax_rows(z: np.ndarray) -> np.ndarray:
-    shifted = np.exp(z - z.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 class Kit:
     """What a test needs to drive the student's ``ffnn.py`` and judge it."""
 
     TOL = TOL
     show = staticmethod(show)
-    with_cause = staticmethod(with_cause)
-    first_match = staticmethod(first_match)
-    oracle_logits = staticmethod(oracle_logits)
-    oracle_loss_and_grads = staticmethod(oracle_loss_and_grads)
     corpus_examples = staticmethod(corpus_examples)
 
     def __init__(self, student, rng: np.random.Generator, hung: set[str], seed: int = 0) -> None:
@@ -146,22 +156,14 @@ class Kit:
         result = self.call("make_windows", self.ffnn.make_windows, tokens, n, bos)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise StudentFailure(f"{what} must return the pair (contexts, targets)")
-        want_contexts, want_targets = sliding_windows(tokens, n, bos)
-        for got, want, name in ((result[0], want_contexts, "contexts"), (result[1], want_targets, "targets")):
-            both = f"\n  expected {show(want)}\n  got      {show(got)}"
+        for index, (got, want, name) in enumerate(zip(result, sliding_windows(tokens, n, bos), ("contexts", "targets"))):
             if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu":
                 raise StudentFailure(f"the {name} from {what} must be a numpy array of integers, got "
                                      f"{type(got).__name__}{'' if not isinstance(got, np.ndarray) else ' of dtype ' + str(got.dtype)}")
-            if got.shape != want.shape or not np.array_equal(got, want):
-                causes = [("the windows start at the first full window: pad the start with n - 1 bos ids so that every "
-                           "token, the first one included, is a target", want[n - 1:] if name == "targets" else want_contexts[n - 1:]),
-                          ("the context is in reverse order: the oldest word comes first, the previous word last",
-                           want[:, ::-1] if name == "contexts" else None)]
-                cause = first_match(got, [(text, value) for text, value in causes if value is not None])
-                if not cause and got.shape == want.shape and name == "contexts" and np.array_equal(got != want, want == bos):
-                    cause = "the padding before the first word is not bos_id: use the bos_id argument"
+            if not exactly_equal(got, want):
+                explain_mismatch(got, sliding_windows, tokens, n, bos, output=index, same=exactly_equal)
                 shape = f" (expected shape {want.shape}, got {got.shape})" if got.shape != want.shape else ""
-                raise with_cause(StudentFailure(f"the {name} from {what} are wrong{shape}:{both}"), cause)
+                raise StudentFailure(f"the {name} from {what} are wrong{shape}:\n  expected {show(want)}\n  got      {show(got)}")
 
     # -- task 2: ops ----------------------------------------------------------------------------
     def run_op(self, name: str, arrays: list[np.ndarray]):
@@ -171,21 +173,17 @@ class Kit:
         self.require_tensor(out, name)
         return leaves, out
 
-    def check_op(self, name: str, arrays: list[np.ndarray], want: np.ndarray, what: str, variants=(),
-                 backward: tuple[np.ndarray, list[tuple[str, object]]] | None = None, upstream=None,
-                 nonfinite_cause: str = "") -> None:
-        """Compare ``name(*arrays)`` with ``want``; with ``backward=(want_grad, variants)`` also the gradient of input 0."""
+    def check_op(self, name: str, arrays: list[np.ndarray], what: str, oracle, args: tuple, output=0,
+                 gradient=None, upstream=None, same=None) -> None:
+        """``name(*arrays)`` must give the part ``output`` of ``oracle(*args)``.
+
+        With ``upstream``, backward from it must give input 0 the part
+        ``gradient`` (an index, or a function of the oracle's result).
+        """
         leaves, out = self.run_op(name, arrays)
-        got = self.student.value(out)
-        try:
-            assert_array_close(got, want, what=f"{name}: the output for {what}", **TOL)
-        except StudentFailure as error:
-            overflow = (nonfinite_cause if isinstance(got, np.ndarray) and got.dtype.kind == "f"
-                        and not np.all(np.isfinite(got)) else "")
-            raise with_cause(error, first_match(got, list(variants)) or overflow) from None
-        if backward is None:
+        self.compare(self.student.value(out), oracle, args, output, f"{name}: the output for {what}", same)
+        if upstream is None:
             return
-        want_grad, grad_variants = backward
         try:
             self.call(name, self.student.backward, out, upstream)
         except StudentFailure as error:
@@ -194,60 +192,41 @@ class Kit:
             raise StudentFailure(f"backward through {name} failed for {what}. edugrad applies your backward's result as "
                                  "inputs[i].grad += grads[i]: return a list with one gradient per input, each "
                                  f"shaped like that input.\n{error}") from None
-        got_grad = self.student.grads(leaves[0])
-        try:
-            assert_array_close(got_grad, want_grad, what=f"{name}: the gradient of its first input for {what}", **TOL)
-        except StudentFailure as error:
-            raise with_cause(error, first_match(got_grad, list(grad_variants))) from None
-
-    def check_embed_window(self, embeddings: np.ndarray, contexts: np.ndarray, backward: bool = True) -> None:
-        B, k = contexts.shape
-        want = embeddings[contexts].reshape(B, -1)
-        what = f"embeddings of shape {embeddings.shape} and contexts {show(contexts)}"
-        variants = [("the embeddings are concatenated in reverse order: the oldest word (column 0 of contexts) "
-                     "comes first", embeddings[contexts[:, ::-1]].reshape(B, -1))]
-        grad_check = None
-        upstream = self.upstream(want.shape)
-        if backward:
-            want_grad = np.zeros_like(embeddings)
-            np.add.at(want_grad, contexts, upstream.reshape(B, k, -1))
-            lost = np.zeros_like(embeddings)
-            lost[contexts] += upstream.reshape(B, k, -1)  # numpy keeps one of the repeated updates
-            grad_check = (want_grad, [("a word that occurs several times in the contexts must receive the SUM of its "
-                                       "gradients; grad[contexts] += ... keeps only one of them, np.add.at adds them all", lost),
-                                      ("backward ignores grad_output (it must scale every gradient)",
-                                       self._embed_ones(embeddings, contexts))])
-        self.check_op("embed_window", [embeddings, contexts], want, what, variants, grad_check, upstream)
+        self.compare(self.student.grads(leaves[0]), oracle, args, gradient,
+                     f"{name}: the gradient of its first input for {what}", same)
 
     @staticmethod
-    def _embed_ones(embeddings, contexts) -> np.ndarray:
-        grad = np.zeros_like(embeddings)
-        np.add.at(grad, contexts, np.ones(contexts.shape + embeddings.shape[1:]))
-        return grad
+    def compare(got, oracle, args: tuple, output, what: str, same=None) -> None:
+        """``got`` against the part ``output`` of ``oracle(*args)`` at the handout's tolerance; a mismatch is diagnosed.
+
+        ``same`` (with an index ``output``) decides which known mistakes match, in place of the tolerance.
+        """
+        if same is None:
+            compare_with_oracle(got, oracle, *args, output=output, what=what, **TOL)
+            return
+        try:
+            assert_array_close(got, oracle(*args)[output], what=what, **TOL)
+        except StudentFailure:
+            explain_mismatch(got, oracle, *args, output=output, same=same)
+            raise
+
+    def check_embed_window(self, embeddings: np.ndarray, contexts: np.ndarray, backward: bool = True) -> None:
+        upstream = self.upstream((contexts.shape[0], contexts.shape[1] * embeddings.shape[1]))
+        what = f"embeddings of shape {embeddings.shape} and contexts {show(contexts)}"
+        self.check_op("embed_window", [embeddings, contexts], what, window_embeddings, (embeddings, contexts, upstream),
+                      gradient=1, upstream=upstream if backward else None)
 
     def check_tanh(self, x: np.ndarray, backward: bool = True) -> None:
-        y = np.tanh(x)
         upstream = self.upstream(x.shape)
-        grad = (upstream * (1 - y * y), [("the derivative is written with the input: use the output, 1 - tanh(x)^2",
-                                          upstream * (1 - x * x)), ("backward ignores grad_output", 1 - y * y)])
-        self.check_op("tanh", [x], y, f"x of shape {x.shape}", (), grad if backward else None, upstream)
+        args = (tanh_graph, {"x": x}, upstream if backward else None)
+        self.check_op("tanh", [x], f"x of shape {x.shape}", run_graph, args,
+                      gradient=lambda result: result[1]["x"], upstream=args[2])
 
     def check_cross_entropy(self, logits: np.ndarray, targets: np.ndarray, backward: bool = True) -> None:
-        B = len(targets)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        nll = -log_p[np.arange(B), targets]
         what = f"logits of shape {logits.shape} (largest |logit| {np.abs(logits).max():.3g}) and targets {show(targets)}"
-        variants = [("the loss is the MEAN over the batch, not the sum", nll.sum()),
-                    ("the loss must be one number (a 0-d array), the mean of the per-example losses", nll)]
         g = float(self.noise.uniform(0.5, 2.0))
-        onehot = np.eye(logits.shape[1])[targets]
-        want_grad = g * (np.exp(log_p) - onehot) / B
-        grad = (want_grad, [("the gradient is divided by B too: dJ/dz = (softmax(z) - onehot) / B", want_grad * B),
-                            ("backward ignores grad_output (multiply by it)", want_grad / g)])
-        self.check_op("cross_entropy", [logits, targets], nll.mean(), what, variants, grad if backward else None, np.array(g),
-                      nonfinite_cause="exp overflows for logits this large: subtract each row's maximum from its logits "
-                                      "before exp (it does not change the softmax)")
+        self.check_op("cross_entropy", [logits, targets], what, cross_entropy_and_grad, (logits, targets, g),
+                      gradient=1, upstream=np.array(g) if backward else None, same=alike_or_overflowing)
 
     # -- task 3: the model ------------------------------------------------------------------------
     def weights(self, V: int, k: int, d: int, H: int, scale: float = 0.5) -> dict:
@@ -284,16 +263,8 @@ class Kit:
 
     def check_logits(self, model, weights: dict, contexts: np.ndarray, nonlinearity: str) -> None:
         _, got = self.logits(model, contexts)
-        want = oracle_logits(weights, contexts, nonlinearity)
-        other = "relu" if nonlinearity == "tanh" else "tanh"
-        try:
-            assert_array_close(got, want, what=f"logits for contexts {show(contexts)} (nonlinearity={nonlinearity!r})", **TOL)
-        except StudentFailure as error:
-            raise with_cause(error, first_match(got, [
-                (f"the hidden layer applies {other} where nonlinearity={nonlinearity!r} was asked",
-                 oracle_logits(weights, contexts, other)),
-                ("the context embeddings are concatenated in reverse order: the oldest word (column 0) comes first",
-                 oracle_logits(weights, contexts[:, ::-1], nonlinearity))])) from None
+        compare_with_oracle(got, ffnn_lm_forward, contexts, **oracle_weights(weights), nonlinearity=nonlinearity,
+                            what=f"logits for contexts {show(contexts)} (nonlinearity={nonlinearity!r})", **TOL)
 
     def check_model_gradients(self, model, weights: dict, contexts: np.ndarray, targets: np.ndarray,
                               nonlinearity: str) -> None:
@@ -306,22 +277,21 @@ class Kit:
             raise StudentFailure(f"the gradients are checked through your FeedForwardLM, whose forward pass is off here, "
                                  f"so they cannot match; fix the forward pass first.\n{error}") from None
         out, _ = self.logits(model, contexts)
-        _, want = oracle_loss_and_grads(weights, contexts, targets, nonlinearity)
-        z = oracle_logits(weights, contexts, nonlinearity)
-        upstream = (softmax_rows(z) - np.eye(z.shape[1])[targets]) / len(targets)
-        self.call("FeedForwardLM", self.student.backward, out, upstream)
+        args = (contexts, targets, *oracle_weights(weights).values())
+        want = student_layout(ffnn_lm_loss_and_grads(*args, nonlinearity=nonlinearity)[1])
+        z = ffnn_lm_forward(contexts, **oracle_weights(weights), nonlinearity=nonlinearity)
+        self.call("FeedForwardLM", self.student.backward, out, cross_entropy_and_grad(z, targets)[1])
         got = self.student.grads(model)
         bad = [name for name in want if not self.close(got.get(name), want[name])]
         if not bad:
             return
-        repeats = len(np.unique(contexts)) < contexts.size
-        cause = ("only the embeddings' gradient is off and some words occur several times in the contexts: their "
-                 "gradients must add up (np.add.at in embed_window.backward)" if bad == ["embeddings"] and repeats else "")
+        explain_mismatch(got, ffnn_lm_loss_and_grads, *args, nonlinearity=nonlinearity,
+                         output=lambda result: student_layout(result[1]), same=same_parameters)
         try:
             assert_array_close(got.get(bad[0]), want[bad[0]], what=f"the gradient of {bad[0]} (contexts {show(contexts)}, "
                                f"nonlinearity={nonlinearity!r})", **TOL)
         except StudentFailure as error:
-            raise with_cause(StudentFailure(f"wrong gradients of {', '.join(bad)}\n{error}"), cause) from None
+            raise StudentFailure(f"wrong gradients of {', '.join(bad)}\n{error}") from None
 
     @staticmethod
     def close(got, want: np.ndarray) -> bool:
@@ -342,39 +312,32 @@ class Kit:
         return float(loss)
 
     def check_train_steps(self, steps: int, nonlinearity: str = "tanh", lr: float = 0.4) -> None:
-        """``steps`` calls of train_step with SGD; the parameters after each must be the oracle's update."""
+        """``steps`` calls of train_step with SGD; the loss and the parameters after each must be the oracle's."""
         V, k, d, H = 9, 2, 3, 5
-        model, current = self.model(V, k, d, H, nonlinearity)
-        optimizer, previous = self.optimizer(model, lr), None
+        model, initial = self.model(V, k, d, H, nonlinearity)
+        optimizer, batches = self.optimizer(model, lr), []
         for step in range(1, steps + 1):
-            contexts, targets = self.rng.integers(0, V, size=(6, k)), self.rng.integers(0, V, size=6)
-            loss, grads = oracle_loss_and_grads(current, contexts, targets, nonlinearity)
+            batches.append((self.rng.integers(0, V, size=(6, k)), self.rng.integers(0, V, size=6)))
+            args = (list(batches), *oracle_weights(initial).values(), lr, nonlinearity)  # ffnn_lm_sgd's, in order
+            want = student_layout(ffnn_lm_sgd(*args)[-1][1])
             label = f"train_step number {step} (SGD with lr={lr:g}, nonlinearity={nonlinearity!r}, a batch of 6)"
-            got_loss = self.train_step(model, optimizer, contexts, targets)
-            want = {name: current[name] - lr * grads[name] for name in current}
+            got_loss = self.train_step(model, optimizer, *batches[-1])
             try:
-                assert_array_close(got_loss, loss, what=f"the loss returned by {label}", **TOL)
+                compare_with_oracle(got_loss, ffnn_lm_sgd, *args, output=lambda result: result[-1][0],
+                                    what=f"the loss returned by {label}", **TOL)
             except StudentFailure as error:
-                after_step = oracle_loss_and_grads(want, contexts, targets, nonlinearity)[0]
-                raise with_cause(error, first_match(got_loss, [
-                    ("the loss was computed after optimizer.step(); return the loss of the batch before the update",
-                     after_step)])
-                    or "train_step must return cross_entropy(model(contexts), targets) before the update; if the "
-                       "cross_entropy or FeedForwardLM tests fail, fix those first") from None
+                raise StudentFailure(f"{error}\ntrain_step must return cross_entropy(model(contexts), targets) from "
+                                     "before the update; if the cross_entropy or FeedForwardLM tests fail, fix those "
+                                     "first.") from None
             got = self.student.state_dict(model)
             bad = [name for name in want if not np.allclose(got[name], want[name], **TOL)]
             if bad:
-                variants = [("no parameter changed: call optimizer.step() after loss.backward()", current)]
-                if previous is not None:
-                    variants.insert(0, ("the previous step's gradients were added to this step's: call "
-                                        "optimizer.zero_grad() before loss.backward()",
-                                        {name: current[name] - lr * (grads[name] + previous[name]) for name in current}))
-                cause = next((text for text, alt in variants if all(np.allclose(got[n], alt[n], **TOL) for n in want)), "")
+                explain_mismatch(got, ffnn_lm_sgd, *args, output=lambda result: student_layout(result[-1][1]),
+                                 same=same_parameters)
                 try:
                     assert_array_close(got[bad[0]], want[bad[0]], what=f"{bad[0]} after {label}", **TOL)
                 except StudentFailure as error:
-                    raise with_cause(StudentFailure(f"parameters wrong after {label}: {', '.join(bad)}\n{error}"), cause) from None
-            previous, current = grads, want
+                    raise StudentFailure(f"parameters wrong after {label}: {', '.join(bad)}\n{error}") from None
 
     def check_training(self, n: int, nonlinearity: str, epochs: int = 5, lr: float = 0.5, batch: int = 32,
                        required_drop: float = 1.0) -> None:
@@ -383,7 +346,7 @@ class Kit:
         weights = self.weights(vocab, n - 1, 8, 16, scale=0.3)
         weights["embeddings"] *= 0.3
         model, _ = self.model(vocab, n - 1, 8, 16, nonlinearity, weights)
-        before = oracle_loss_and_grads(weights, contexts, targets, nonlinearity)[0]
+        before = corpus_loss(weights, contexts, targets, nonlinearity)
         optimizer = self.optimizer(model, lr)
         for _ in range(epochs):
             for start in range(0, len(targets), batch):
@@ -392,7 +355,7 @@ class Kit:
         broken = [name for name, value in trained.items() if not np.all(np.isfinite(value))]
         if broken:
             raise StudentFailure(f"after training, these parameters hold NaN or inf: {', '.join(broken)}")
-        after = oracle_loss_and_grads(trained, contexts, targets, nonlinearity)[0]
+        after = corpus_loss(trained, contexts, targets, nonlinearity)
         if not after <= before - required_drop:
             raise StudentFailure(
                 f"after {epochs} epochs of train_step (SGD, lr={lr:g}, batches of {batch}, n={n}, {nonlinearity}) over the "

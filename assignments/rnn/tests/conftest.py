@@ -11,24 +11,28 @@ object that a fixture hands out:
   and shapes have been checked;
 - oracles: :mod:`reference.rnn` for values, PyTorch's own cells in float64 for
   gradients (trusted code may use torch; the reference package may not);
-- comparisons with the tolerances the handout states, and a diagnosis of the
-  usual mistakes (gate order, reset gate placement, a forgotten bias) when a
-  cell's output is off.
+- comparisons with the tolerances the handout states, all made through
+  :mod:`grader.diagnosis`: when an output is off, the known mistakes of
+  :mod:`reference.mistakes` that shadow its oracle (gate order, the slides' GRU,
+  a forgotten bias, BPTT that stops after one step, clipping per array, ...)
+  are tried on the same inputs, and the feedback names the one that matches.
 """
 from __future__ import annotations
 
 import ast
 import contextlib
-import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 
-import reference.rnn as oracle
+from grader.diagnosis import arrays_match, compare_with_oracle, explain_mismatch
 from grader.testing import StudentFailure, assert_array_close, assert_type
+from reference.bptt import clip_grad_norm, elman_bptt
+from reference.rnn import gru_cell, lstm_cell, rnn_cell
 
 # The tolerances stated in the handout (README.md, "How your work is checked").
 TORCH_TOL = {"rtol": 1e-4, "atol": 1e-5}    # float32 student cells vs a float64 oracle
@@ -38,7 +42,6 @@ CELLS = ("RNNCell", "LSTMCell", "GRUCell")
 NUMPY_TASKS = ("elman_bptt", "clip_grad_norm")
 TASKS = CELLS + NUMPY_TASKS
 GATES = {"RNNCell": 1, "LSTMCell": 4, "GRUCell": 3}
-GATE_NAMES = {"LSTMCell": ("i", "f", "g", "o"), "GRUCell": ("r", "z", "n")}
 PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 BPTT_KEYS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y", "h0")
 
@@ -159,129 +162,21 @@ def explain_violations(violations: list[Violation]) -> str:
     return "\n".join(lines) + "\nFix: " + "; ".join(fixes) + "."
 
 
-# ====================================================================== diagnosis
+# ================================================================= comparing dicts
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+def all_close(tol: dict) -> Callable[[dict, dict], bool]:
+    """``same(got, candidate)`` for dicts of arrays: every array of ``candidate`` matches ``got``'s within ``tol``."""
+
+    def same(got: dict, candidate: dict) -> bool:
+        return all(key in got and arrays_match(got[key], value, **tol) for key, value in candidate.items())
+
+    return same
 
 
-def _blocks(weights: dict, order: tuple[int, ...]) -> dict:
-    """The weights with their stacked gate blocks rearranged: new block k is old block ``order[k]``."""
-    gates = len(order)
-    return {name: np.concatenate([np.split(value, gates, axis=0)[i] for i in order], axis=0)
-            for name, value in weights.items()}
-
-
-def _gru_variant(x, h, weights, reset_before_matmul: bool, swap_update: bool) -> tuple[np.ndarray]:
-    x_r, x_z, x_n = np.split(x @ weights["weight_ih"].T + weights["bias_ih"], 3, axis=1)
-    W_hr, W_hz, W_hn = np.split(weights["weight_hh"], 3, axis=0)
-    b_hr, b_hz, b_hn = np.split(weights["bias_hh"], 3)
-    r = _sigmoid(x_r + h @ W_hr.T + b_hr)
-    z = _sigmoid(x_z + h @ W_hz.T + b_hz)
-    n = np.tanh(x_n + ((r * h) @ W_hn.T + b_hn if reset_before_matmul else r * (h @ W_hn.T + b_hn)))
-    return ((z * n + (1 - z) * h) if swap_update else ((1 - z) * n + z * h),)
-
-
-def _variants(kind: str, weights: dict, nonlinearity: str):
-    """``(explanation, step function)`` for the mistakes students make most often."""
-    def step(w: dict, act: str = nonlinearity):
-        return lambda x, state: Kit.oracle_step(kind, x, state, w, act)
-
-    zero = np.zeros_like(weights["bias_hh"])
-    yield ("your output matches the equations without bias_hh: add both biases, bias_ih and bias_hh",
-           step({**weights, "bias_hh": zero}))
-    yield ("your output matches the equations without bias_ih: add both biases, bias_ih and bias_hh",
-           step({**weights, "bias_ih": zero}))
-    yield ("your output matches the equations without any bias: add bias_ih and bias_hh",
-           step({**weights, "bias_ih": zero, "bias_hh": zero}))
-    if kind == "RNNCell":
-        other = "relu" if nonlinearity == "tanh" else "tanh"
-        yield (f"your output matches nonlinearity={other!r}, but the cell was built with nonlinearity={nonlinearity!r}",
-               step(weights, other))
-    if kind in GATE_NAMES:
-        names = GATE_NAMES[kind]
-        for order in itertools.permutations(range(len(names))):
-            if order == tuple(range(len(names))):
-                continue
-            used = "|".join(names[order.index(block)] for block in range(len(names)))
-            yield (f"your {kind} reads the stacked gate blocks in the order {used}; PyTorch stacks them "
-                   f"{'|'.join(names)} (rows 0:H hold {names[0]}, H:2H hold {names[1]}, and so on)",
-                   step(_blocks(weights, order)))
-    if kind == "GRUCell":
-        yield ("your GRU applies the reset gate to h before the matrix product, W_hn (r * h) + b_hn (the form in some "
-               "slides); PyTorch's GRUCell uses r * (W_hn h + b_hn)",
-               lambda x, state: _gru_variant(x, state[0], weights, True, False))
-        yield ("your GRU mixes with h' = z * n + (1 - z) * h; PyTorch's GRUCell uses h' = (1 - z) * n + z * h",
-               lambda x, state: _gru_variant(x, state[0], weights, False, True))
-        yield ("your GRU applies the reset gate to h before the matrix product and swaps the roles of z and 1 - z; "
-               "PyTorch uses n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) and h' = (1 - z) * n + z * h",
-               lambda x, state: _gru_variant(x, state[0], weights, True, True))
-
-
-def diagnose(kind: str, x, state, got, weights: dict, nonlinearity: str = "tanh") -> str:
-    """A likely cause when ``got`` (the student's step) matches a known mistake, else ""."""
-    try:
-        got = [np.asarray(part, dtype=np.float64) for part in got]
-        for explanation, variant in _variants(kind, weights, nonlinearity):
-            want = variant(x, state)
-            if all(g.shape == w.shape and np.allclose(g, w, **TORCH_TOL) for g, w in zip(got, want)):
-                return explanation
-    except (TypeError, ValueError):  # a malformed answer: the comparison's own message says enough
-        return ""
-    return ""
-
-
-def _bptt_variant(args: tuple, through_time: bool = True, tanh_derivative: bool = True, mean: bool = True):
-    """``elman_bptt`` with one of the usual mistakes switched on (loss, grads)."""
-    inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y = args
-    T = len(inputs)
-    scale = 1.0 / T if mean else 1.0
-    hs, probs, loss = [h0], [], 0.0
-    for t in range(T):
-        hs.append(np.tanh(W_xh @ inputs[t] + W_hh @ hs[-1] + b_h))
-        z = W_hy @ hs[-1] + b_y
-        p = np.exp(z - z.max())
-        probs.append(p / p.sum())
-        loss -= np.log(probs[-1][targets[t]]) * scale
-    grads = {"W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh), "b_h": np.zeros_like(b_h),
-             "W_hy": np.zeros_like(W_hy), "b_y": np.zeros_like(b_y)}
-    delta_next = np.zeros_like(h0)
-    for t in reversed(range(T)):
-        dz = probs[t].copy()
-        dz[targets[t]] -= 1.0
-        dz *= scale
-        grads["W_hy"] += np.outer(dz, hs[t + 1])
-        grads["b_y"] += dz
-        dh = W_hy.T @ dz + (W_hh.T @ delta_next if through_time else 0.0)
-        delta = dh * (1.0 - hs[t + 1] ** 2) if tanh_derivative else dh
-        grads["W_xh"] += np.outer(delta, inputs[t])
-        grads["W_hh"] += np.outer(delta, hs[t])
-        grads["b_h"] += delta
-        delta_next = delta
-    grads["h0"] = W_hh.T @ delta_next
-    return loss, grads
-
-
-_BPTT_MISTAKES = (
-    ({"through_time": False}, "the gradient does not flow back through time: dh_t must include W_hh^T delta_{t+1} "
-                              "from the step after, not only W_hy^T dz_t"),
-    ({"tanh_derivative": False}, "the tanh derivative is missing: delta_t = dh_t * (1 - h_t^2)"),
-    ({"mean": False}, "you sum over the T steps; the loss is the mean, so the loss and every gradient carry a factor 1/T"),
-)
-
-
-def diagnose_bptt(args: tuple, got: dict, keys: tuple[str, ...]) -> str:
-    """A likely cause when the student's ``keys`` (``"loss"`` or gradient names) match a known mistake."""
-    try:
-        for options, explanation in _BPTT_MISTAKES:
-            loss, grads = _bptt_variant(args, **options)
-            want = {"loss": loss, **grads}
-            if all(np.shape(got[key]) == np.shape(want[key]) and np.allclose(got[key], want[key], **NUMPY_TOL) for key in keys):
-                return explanation
-    except (TypeError, ValueError, KeyError):
-        return ""
-    return ""
+def grads_of(keys: tuple[str, ...]) -> Callable[[tuple], dict]:
+    """Pick the gradients named ``keys`` from what ``elman_bptt`` (or a variant of it) returns."""
+    return lambda result: {key: result[1][key] for key in keys}
 
 
 # ============================================================================ the kit
@@ -289,13 +184,12 @@ def diagnose_bptt(args: tuple, got: dict, keys: tuple[str, ...]) -> str:
 
 @dataclass
 class BpttCase:
-    """One call of the student's ``elman_bptt``: what it returned and what the oracle says."""
+    """One call of the student's ``elman_bptt``: what it returned and the oracle's gradients."""
 
     args: tuple
     label: str
     loss: object
     grads: dict
-    want_loss: float
     want_grads: dict
 
 
@@ -428,16 +322,18 @@ class Kit:
                 return lstm_pair(cell(self.tensor(x), (self.tensor(state[0]), self.tensor(state[1]))))
             return (cell(self.tensor(x), self.tensor(state[0])),)
 
-    def check_step(self, kind: str, x, state, got, want, weights: dict, label: str, nonlinearity: str = "tanh") -> None:
-        """Compare one step with the oracle; on a mismatch, name the likely mistake if it is a known one."""
-        for name, got_part, want_part in zip(("h_next", "c_next"), got, want):
-            try:
-                assert_array_close(got_part, want_part, what=f"{name} of {label}", **TORCH_TOL)
-            except StudentFailure as error:
-                cause = diagnose(kind, x, state, got, weights, nonlinearity)
-                if cause:
-                    raise StudentFailure(f"{error}\nLikely cause: {cause}.") from None
-                raise
+    def check_step(self, kind: str, x, state, got, weights: dict, label: str, nonlinearity: str = "tanh") -> None:
+        """Compare one step of the student's cell with the oracle's from ``state``; a mismatch is diagnosed."""
+        w = [weights[name] for name in PARAMETERS]
+        if kind == "LSTMCell":
+            for index, (name, got_part) in enumerate(zip(("h_next", "c_next"), got)):
+                compare_with_oracle(got_part, lstm_cell, x, tuple(state), *w, output=index, what=f"{name} of {label}",
+                                    **TORCH_TOL)
+        elif kind == "GRUCell":
+            compare_with_oracle(got[0], gru_cell, x, state[0], *w, what=f"h_next of {label}", **TORCH_TOL)
+        else:
+            compare_with_oracle(got[0], rnn_cell, x, state[0], *w, nonlinearity=nonlinearity,
+                                what=f"h_next of {label}", **TORCH_TOL)
 
     def one_step(self, kind: str, batch: int, input_size: int, hidden_size: int, nonlinearity: str | None = None) -> None:
         """Build a cell, run one step on random inputs, compare with the oracle."""
@@ -453,20 +349,18 @@ class Kit:
                     break
                 x = self.rng.normal(size=(batch, input_size))
         got = self.forward(kind, cell, x, state)
-        want = self.oracle_step(kind, x, state, weights, act)
         described = f"{kind}" + (f"(nonlinearity={act!r})" if nonlinearity else "")
-        self.check_step(kind, x, state, got, want, weights, f"{described} (B={batch}, I={input_size}, H={hidden_size})", act)
+        self.check_step(kind, x, state, got, weights, f"{described} (B={batch}, I={input_size}, H={hidden_size})", act)
 
     def unroll(self, kind: str, cell, weights: dict, xs: np.ndarray, state: tuple) -> None:
         """Run the student's cell over ``xs`` (T, B, I), feeding its own state back; compare every step."""
         got_state, want_state = state, state
         steps = len(xs)
         for t in range(steps):
-            previous = got_state
-            got_state = self.forward(kind, cell, xs[t], previous)
-            want_state = self.oracle_step(kind, xs[t], want_state, weights)
+            got_state = self.forward(kind, cell, xs[t], got_state)
             label = f"step {t + 1} of {steps} of your {kind} (your previous state fed back in)"
-            self.check_step(kind, xs[t], previous, got_state, want_state, weights, label)
+            self.check_step(kind, xs[t], want_state, got_state, weights, label)
+            want_state = self.oracle_step(kind, xs[t], want_state, weights)
 
     # -- gradients --------------------------------------------------------------------
     def check_gradients(self, kind: str, cell, weights: dict, xs: np.ndarray, state: tuple, upstream: tuple) -> None:
@@ -482,11 +376,20 @@ class Kit:
         steps_remote = student.keep(torch_remote.unbind)(xs_remote)
         state_remote = tuple(self.tensor(s, requires_grad=True) for s in state)
         current = state_remote if kind == "LSTMCell" else state_remote[0]
-        with self.watching(kind):
-            for t in range(len(xs)):
+        T = len(xs)
+        shapes = f"B={xs.shape[1]}, I={xs.shape[2]}, H={weights['weight_hh'].shape[1]}, T={T}"
+        want = tuple(state)
+        for t in range(T):
+            with self.watching(kind):
                 current = student.keep(cell)(student.keep(getitem)(steps_remote, t), current)
-        got = student.value(current)  # the student's final state as data, checked before it is used
-        got = lstm_pair(got) if kind == "LSTMCell" else (got,)
+            got = student.value(current)  # the student's state as data, checked before it is used
+            got = lstm_pair(got) if kind == "LSTMCell" else (got,)
+            try:
+                self.check_step(kind, xs[t], want, got, weights, f"your {kind}" + (f" after step {t + 1}" if T > 1 else ""))
+            except StudentFailure as error:
+                raise StudentFailure(f"the forward pass is already off here ({shapes}), so the gradients cannot match; "
+                                     f"fix the forward pass first (see the one-step tests).\n{error}") from None
+            want = self.oracle_step(kind, xs[t], want, weights)
 
         module = self.torch_cell(kind, weights)
         xs64 = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
@@ -495,17 +398,6 @@ class Kit:
         for x_t in xs64.unbind(0):
             current64 = module(x_t, current64)
         outputs = current64 if kind == "LSTMCell" else (current64,)
-
-        T = len(xs)
-        shapes = f"B={xs.shape[1]}, I={xs.shape[2]}, H={weights['weight_hh'].shape[1]}, T={T}"
-        try:
-            for name, got_part, want_part in zip(("h", "c"), got, outputs):
-                assert_array_close(got_part, want_part.detach().numpy(), what=f"the final {name} of your {kind}", **TORCH_TOL)
-        except StudentFailure as error:
-            cause = diagnose(kind, xs[0], state, got, weights) if T == 1 else ""
-            raise StudentFailure(f"the forward pass is already off here ({shapes}), so the gradients cannot match; "
-                                 f"fix the forward pass first (see the one-step tests).\n{error}"
-                                 + (f"\nLikely cause: {cause}." if cause else "")) from None
         final = student.keep(torch_remote.cat)(current, 1) if kind == "LSTMCell" else current
         try:
             with self.watching(kind):
@@ -529,12 +421,13 @@ class Kit:
     # -- oracles -----------------------------------------------------------------------
     @staticmethod
     def oracle_step(kind: str, x, state, weights: dict, nonlinearity: str = "tanh") -> tuple[np.ndarray, ...]:
+        """The reference's next state, ``(h,)`` or ``(h, c)``: what an unroll feeds into the next step's check."""
         w = [weights[name] for name in PARAMETERS]
         if kind == "RNNCell":
-            return (oracle.rnn_cell(x, state[0], *w, nonlinearity=nonlinearity),)
+            return (rnn_cell(x, state[0], *w, nonlinearity=nonlinearity),)
         if kind == "LSTMCell":
-            return oracle.lstm_cell(x, tuple(state), *w)
-        return (oracle.gru_cell(x, state[0], *w),)
+            return lstm_cell(x, tuple(state), *w)
+        return (gru_cell(x, state[0], *w),)
 
     @staticmethod
     def torch_cell(kind: str, weights: dict, nonlinearity: str = "tanh") -> torch.nn.Module:
@@ -599,15 +492,11 @@ class Kit:
             raise StudentFailure(f"{label} should return two values (loss, grads); it returned {len(result)}")
         loss, grads = result
         assert_type(grads, dict, f"the second value returned by {label} must be a dict of gradients keyed {', '.join(BPTT_KEYS)}")
-        want_loss, want_grads = oracle.elman_bptt(*args)
-        return BpttCase(args, label, loss, grads, want_loss, want_grads)
+        return BpttCase(args, label, loss, grads, elman_bptt(*args)[1])
 
     def check_bptt_loss(self, case: BpttCase) -> None:
-        try:
-            assert_array_close(case.loss, case.want_loss, what=f"the loss returned by {case.label}", **NUMPY_TOL)
-        except StudentFailure as error:
-            cause = diagnose_bptt(case.args, {"loss": case.loss}, ("loss",))
-            raise StudentFailure(f"{error}\nLikely cause: {cause}." if cause else str(error)) from None
+        compare_with_oracle(case.loss, elman_bptt, *case.args, output=0, what=f"the loss returned by {case.label}",
+                            **NUMPY_TOL)
 
     def check_bptt_grads(self, case: BpttCase, keys: tuple[str, ...]) -> None:
         """The gradients named ``keys`` must be present and match the oracle's."""
@@ -620,9 +509,10 @@ class Kit:
         pairs = [(f"grads[{key!r}]", case.grads[key], case.want_grads[key]) for key in keys]
         try:
             self.compare_all(pairs, NUMPY_TOL, f"the gradients from {case.label}")
-        except StudentFailure as error:
-            cause = diagnose_bptt(case.args, case.grads, keys)
-            raise StudentFailure(f"{error}\nLikely cause: {cause}." if cause else str(error)) from None
+        except StudentFailure:
+            explain_mismatch({key: case.grads[key] for key in keys}, elman_bptt, *case.args, output=grads_of(keys),
+                             same=all_close(NUMPY_TOL))
+            raise
 
     def random_grads(self, shapes: dict[str, tuple[int, ...]], scale: float = 1.0) -> dict[str, np.ndarray]:
         return {name: self.rng.normal(0.0, scale, size=shape) for name, shape in shapes.items()}
@@ -636,13 +526,18 @@ class Kit:
         if len(result) != 2:
             raise StudentFailure(f"{label} should return two values (clipped, total_norm); it returned {len(result)}")
         clipped, total_norm = result
-        want_clipped, want_norm = oracle.clip_grad_norm(grads, max_norm)
-        assert_array_close(total_norm, want_norm, what=f"total_norm returned by {label} (the norm before clipping)", **NUMPY_TOL)
+        want_clipped, want_norm = clip_grad_norm(grads, max_norm)
+        compare_with_oracle(total_norm, clip_grad_norm, grads, max_norm, output=1,
+                            what=f"total_norm returned by {label} (the norm before clipping)", **NUMPY_TOL)
         assert_type(clipped, dict, f"the first value returned by {label} must be a dict with the keys of grads")
         if sorted(clipped) != sorted(grads):
             raise StudentFailure(f"the dict returned by {label} has keys {sorted(clipped)}; expected those of grads, {sorted(grads)}")
         pairs = [(f"clipped[{name!r}]", clipped[name], want_clipped[name]) for name in grads]
-        self.compare_all(pairs, NUMPY_TOL, f"the arrays returned by {label} (total norm {want_norm:.4g})")
+        try:
+            self.compare_all(pairs, NUMPY_TOL, f"the arrays returned by {label} (total norm {want_norm:.4g})")
+        except StudentFailure:
+            explain_mismatch(clipped, clip_grad_norm, grads, max_norm, output=0, same=all_close(NUMPY_TOL))
+            raise
 
 
 def lstm_pair(got) -> tuple:

@@ -3,22 +3,28 @@
 Test files run with ``--import-mode=importlib`` and cannot import a sibling, so
 what several tests need hangs off one object: random data drawn from the
 test's ``rng``; the oracles (:mod:`reference.rnn` for the LSTM with lengths,
-:mod:`reference.pooling` for the three pooling methods, numpy float64);
-comparisons with the handout's tolerance that name the likely cause when an
-answer matches a known mistake (the last padded step instead of each
-sequence's true end, padding that wins the max or dilutes the mean, the
-backward direction read at the wrong end, an LSTM run over the padding).
+:mod:`reference.pooling` for the three pooling methods and the predicted
+classes, numpy float64); comparisons with the handout's tolerance through
+:mod:`grader.diagnosis`, so that a wrong answer that matches a classic mistake
+of :mod:`reference.mistakes` (the last padded step instead of each sequence's
+true end, padding that wins the max or dilutes the mean, the backward direction
+read at the wrong end, an LSTM run over the padding...) is named and explained.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pytest
 
+from grader.diagnosis import compare_with_oracle, explain_mismatch
 from grader.testing import StudentFailure, assert_array_close
-from reference.pooling import pool
-from reference.rnn import rnn as rnn_oracle
+from reference.mistakes import get
+from reference.pooling import last_state, max_pool, mean_pool, pool, predict_classes
+from reference.rnn import rnn
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}   # float32 student code against float64 oracles (the handout's table)
+POOLING_ORACLES = {"last": last_state, "mean": mean_pool, "max": max_pool}
 
 
 def as_float32(array) -> np.ndarray:
@@ -30,49 +36,14 @@ def show(array) -> str:
     return np.array2string(np.asarray(array), separator=" ", threshold=80).replace("\n", "")
 
 
-def with_cause(error: StudentFailure, cause: str) -> StudentFailure:
-    return StudentFailure(f"{error}\nLikely cause: {cause}." if cause else str(error))
-
-
-def first_match(got, variants: list[tuple[str, object]]) -> str:
-    """The explanation of the first known mistake whose answer ``got`` reproduces, else ""."""
-    for explanation, value in variants:
-        try:
-            if np.shape(got) == np.shape(value) and np.allclose(got, value, **TOL):
-                return explanation
-        except (TypeError, ValueError):
-            return ""
-    return ""
-
-
 def real_steps(lengths, steps: int) -> np.ndarray:
     """(B, T, 1) booleans, True at ``t < lengths[b]``."""
     return (np.arange(steps)[None, :] < np.asarray(lengths)[:, None])[:, :, None]
 
 
-def pooling_mistakes(outputs: np.ndarray, lengths, method: str, bidirectional: bool) -> list[tuple[str, np.ndarray]]:
-    """What the classic pooling mistakes give on ``outputs`` (B, T, F) as the student's code sees them."""
-    lengths, steps = np.asarray(lengths), outputs.shape[1]
-    if method == "last":
-        variants = [("you take the last time step (index -1) of the padded batch; the sequences end at different steps: "
-                     "take step lengths[b] - 1 of each", outputs[:, -1])]
-        if bidirectional:
-            half = outputs.shape[2] // 2
-            variants.insert(0, ("the backward direction is read at the wrong end: it runs from the last word to the first, "
-                                "so its state after the whole sequence is at step 0, not at step lengths[b] - 1 "
-                                "(take [h_fwd at lengths[b] - 1; h_bwd at 0], or h_n[-2] and h_n[-1])",
-                                outputs[np.arange(len(lengths)), lengths - 1]))
-            variants.append(("you take the forward half at step -1 (padding) and the backward half at step 0",
-                             np.concatenate([outputs[:, -1, :half], outputs[:, 0, half:]], axis=1)))
-        return variants
-    if method == "mean":
-        return [("the mean is divided by the padded length T; divide the sum over the real steps by each sequence's "
-                 "true length", np.where(real_steps(lengths, steps), outputs, 0.0).sum(axis=1) / steps),
-                ("the padded steps are part of the mean: average only over t < lengths[b]", outputs.mean(axis=1))]
-    if method == "max":
-        return [("the max runs over the padded steps too, so padding wins wherever every real value of a feature is "
-                 "smaller: set the padded steps to -inf before taking the max", outputs.max(axis=1))]
-    return []
+def pooling_options(method: str, bidirectional: bool) -> dict:
+    """The keyword arguments of the pooling oracle of ``method`` (only "last" tells the directions apart)."""
+    return {"bidirectional": bidirectional} if method == "last" else {}
 
 
 # ======================================================================= the model's oracle
@@ -84,14 +55,12 @@ def parameter_shapes(V: int, E: int, H: int, C: int, bidirectional: bool) -> dic
     return shapes | {"classifier.weight": (C, (2 if bidirectional else 1) * H), "classifier.bias": (C,)}
 
 
-def lstm_outputs(weights: dict, inputs, lengths, packed: bool = True) -> np.ndarray:
-    """The LSTM's outputs (B, T, D*H), zero past each length (packed) or run over the padding (``packed=False``)."""
+def lstm_call(weights: dict, inputs, lengths) -> tuple[tuple, dict]:
+    """The arguments of :func:`reference.rnn.rnn` for the model's LSTM on ``inputs``: packed-sequence semantics."""
     params = {name[5:]: value for name, value in weights.items() if name.startswith("lstm.")}
-    bidirectional = any(name.endswith("_reverse") for name in params)
     embedded = weights["embedding.weight"][np.asarray(inputs)]
-    outputs, _ = rnn_oracle(embedded, params, mode="lstm", bidirectional=bidirectional,
-                            lengths=np.asarray(lengths) if packed else None)
-    return outputs
+    return (embedded, params), {"mode": "lstm", "bidirectional": "weight_ih_l0_reverse" in params,
+                                "lengths": np.asarray(lengths)}
 
 
 def classify(weights: dict, pooled: np.ndarray) -> np.ndarray:
@@ -99,17 +68,42 @@ def classify(weights: dict, pooled: np.ndarray) -> np.ndarray:
 
 
 def oracle_logits(weights: dict, inputs, lengths, pooling: str) -> np.ndarray:
-    bidirectional = "lstm.weight_ih_l0_reverse" in weights
-    return classify(weights, pool(lstm_outputs(weights, inputs, lengths), lengths, pooling, bidirectional))
+    args, kwargs = lstm_call(weights, inputs, lengths)
+    return classify(weights, pool(rnn(*args, **kwargs)[0], lengths, pooling, kwargs["bidirectional"]))
+
+
+def explain_wrong_logits(got: np.ndarray, weights: dict, inputs, lengths, pooling: str) -> None:
+    """Name the classic mistake that gives the student's (wrong) logits: in the LSTM, in the pooling, or one of each."""
+    args, kwargs = lstm_call(weights, inputs, lengths)
+    lengths, bidirectional = kwargs["lengths"], kwargs["bidirectional"]
+    oracle, options = POOLING_ORACLES[pooling], pooling_options(pooling, bidirectional)
+    to_logits = partial(classify, weights)
+
+    def pooled(result: tuple) -> np.ndarray:  # the LSTM's outputs pooled right
+        return to_logits(pool(result[0], lengths, pooling, bidirectional))
+
+    def from_h_n(result: tuple) -> np.ndarray:  # the final state h_n (D, B, H), which "last" may use instead
+        h_n = result[1][0]
+        return to_logits(np.concatenate([h_n[-2], h_n[-1]], axis=1) if bidirectional else h_n[-1])
+
+    # The LSTM's mistakes (run over the padding, outputs left in sorted order), then the pooling's on packed outputs.
+    found = [explain_mismatch(got, rnn, *args, output=pooled, **kwargs, **TOL)]
+    if pooling == "last":
+        found.append(explain_mismatch(got, rnn, *args, output=from_h_n, **kwargs, **TOL))
+    found.append(explain_mismatch(got, oracle, rnn(*args, **kwargs)[0], lengths, output=to_logits, **options, **TOL))
+    if any(diagnosis.matched for diagnosis in found):
+        return
+    # Only when no single mistake explains them: a pooling mistake on the outputs of an LSTM run over the padding.
+    unpacked = rnn(*args, **{**kwargs, "lengths": None})[0]
+    for match in explain_mismatch(got, oracle, unpacked, lengths, output=to_logits, **options, **TOL).matched:
+        pool_as_student = partial(get(match.id).evaluate, lengths=lengths, **options)
+        explain_mismatch(got, rnn, *args, output=lambda result, pool_as=pool_as_student: to_logits(pool_as(result[0])),
+                         mistakes=["rnn_runs_over_padding"], **kwargs, **TOL)
 
 
 # =========================================================================== kit
 class Kit:
     """What a test needs to drive the student's ``classifier.py`` and judge it."""
-
-    TOL = TOL
-    show = staticmethod(show)
-    oracle_logits = staticmethod(oracle_logits)
 
     def __init__(self, student, rng: np.random.Generator, hung: set[str]) -> None:
         self.student, self.rng, self.hung = student, rng, hung
@@ -163,15 +157,13 @@ class Kit:
 
     # -- task 1: pooling --------------------------------------------------------------------------
     def check_pooling(self, outputs: np.ndarray, lengths, method: str, bidirectional: bool = False) -> None:
-        """The student's ``pool_states`` on float32 ``outputs`` (B, T, F) against :func:`reference.pooling.pool`."""
+        """The student's ``pool_states`` on float32 ``outputs`` (B, T, F) against :mod:`reference.pooling`."""
         outputs, lengths = as_float32(outputs), np.asarray(lengths)
         label = (f"pool_states(outputs of shape {outputs.shape}, lengths={lengths.tolist()}, method={method!r}, "
                  f"bidirectional={bidirectional})")
         got = self.call("pool_states", self.code.pool_states, self.floats(outputs), self.ids(lengths), method, bidirectional)
-        try:
-            assert_array_close(got, pool(outputs, lengths, method, bidirectional), what=label, **TOL)
-        except StudentFailure as error:
-            raise with_cause(error, first_match(got, pooling_mistakes(outputs, lengths, method, bidirectional))) from None
+        compare_with_oracle(got, POOLING_ORACLES[method], outputs, lengths, what=label,
+                            **pooling_options(method, bidirectional), **TOL)
 
     def outputs(self, lengths, steps: int, features: int, padding: float | None = 0.0, shift: float = 0.0) -> np.ndarray:
         """Random RNN outputs (B, T, F) whose padded steps hold ``padding`` (``None``: random values)."""
@@ -221,17 +213,9 @@ class Kit:
         got = self.logits(model, inputs, lengths)
         try:
             assert_array_close(got, oracle_logits(weights, inputs, lengths, pooling), what=label, **TOL)
-        except StudentFailure as error:
-            packed = lstm_outputs(weights, inputs, lengths)
-            unpacked = lstm_outputs(weights, inputs, lengths, packed=False)
-            variants = [(text, classify(weights, value)) for text, value in
-                        pooling_mistakes(packed, lengths, pooling, bidirectional)]
-            variants += [(text + " (here on the outputs of an LSTM run over the padding)", classify(weights, value))
-                         for text, value in pooling_mistakes(unpacked, lengths, pooling, bidirectional)]
-            variants.append(("the LSTM reads the padding: pack the batch with pack_padded_sequence(embedded, "
-                             "lengths.cpu(), batch_first=True, enforce_sorted=False) so each sequence stops at its end",
-                             classify(weights, pool(unpacked, lengths, pooling, bidirectional))))
-            raise with_cause(error, first_match(got, variants)) from None
+        except StudentFailure:
+            explain_wrong_logits(got, weights, inputs, lengths, pooling)
+            raise
         return got
 
     def check_padding_invariance(self, model, weights: dict, inputs, lengths, pooling: str, extra: int = 3) -> None:
@@ -255,6 +239,7 @@ class Kit:
         label = f"predict (B={len(lengths)}, T={inputs.shape[1]}, lengths={lengths.tolist()}, pooling={pooling!r})"
         if not isinstance(got, np.ndarray) or got.shape != (len(lengths),) or got.dtype.kind not in "iu":
             described = f"shape {got.shape}, dtype {got.dtype}" if isinstance(got, np.ndarray) else type(got).__name__
+            explain_mismatch(got, predict_classes, logits, **TOL)
             raise StudentFailure(f"{label} must return a torch.long tensor (B,) = ({len(lengths)},) of class ids; got "
                                  f"{described}")
         # A class counts as right when its logit is within the tolerance of the best (float32 can break near-ties).
@@ -262,8 +247,9 @@ class Kit:
         chosen = logits[np.arange(len(got)), np.clip(got, 0, logits.shape[1] - 1)]
         wrong = np.flatnonzero((got < 0) | (got >= logits.shape[1]) | (chosen < best - 1e-4))
         if wrong.size:
+            explain_mismatch(got, predict_classes, logits, **TOL)
             raise StudentFailure(f"{label}: {wrong.size} of {len(got)} predictions are not the class with the largest "
-                                 f"logit (first at sequence {wrong[0]})\n  expected {show(logits.argmax(axis=1))}\n"
+                                 f"logit (first at sequence {wrong[0]})\n  expected {show(predict_classes(logits))}\n"
                                  f"  got      {show(got)}")
 
     # -- partial credit -----------------------------------------------------------------------------

@@ -4,9 +4,11 @@ Test files run with ``--import-mode=importlib`` and cannot import a sibling, so
 what several tests need hangs off one object: random data drawn from the test's
 ``rng``; the oracles (:mod:`reference` in numpy float64 for values, PyTorch in
 float64 for the gradients of a training step); comparisons with the handout's
-tolerances, naming the likely cause when an answer matches a known mistake.
-Nothing student code says about itself is believed: parameters after a step
-are read back and compared, and sampled tokens are counted here.
+tolerances. Every comparison with an oracle goes through :mod:`grader.diagnosis`,
+so a wrong answer that a known mistake of :mod:`reference.mistakes` reproduces
+is named in the feedback. Nothing student code says about itself is believed:
+parameters after a step are read back and compared, and sampled tokens are
+counted here.
 """
 from __future__ import annotations
 
@@ -16,14 +18,20 @@ import numpy as np
 import pytest
 import torch
 
+from grader.diagnosis import arrays_match, compare_with_oracle, explain_mismatch
 from grader.testing import StudentFailure, assert_array_close, assert_type
-from reference.lm import cross_entropy, lm_targets, token_nll
+from reference.bptt import clip_grad_norm
+from reference.decoding import sampling_distribution
+from reference.lm import corpus_perplexity, lm_batch, masked_cross_entropy
+from reference.mistakes import get, shadowing
+from reference.optim import sgd_step
 from reference.rnn import rnn as rnn_oracle
-from reference.sequence import lengths_to_mask, pad_sequence
+from reference.sequence import lengths_to_mask
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}   # float32 student code against float64 oracles (the handout's table)
 IGNORE = -100
 P_VALUE = 1e-6                        # chance that a correct sampler fails a sampling test
+TEMPERATURE_MISTAKES = ("temperature_multiplied", "temperature_ignored")
 
 
 def as_float32(array) -> np.ndarray:
@@ -52,19 +60,32 @@ def check_exact(got, want, what: str, kind: str = "iu") -> None:
         raise StudentFailure(f"{what}: {len(bad)} of {want.size} entries differ (first at {where}){both}")
 
 
-def with_cause(error: StudentFailure, cause: str) -> StudentFailure:
-    return StudentFailure(f"{error}\nLikely cause: {cause}." if cause else str(error))
+def check_exact_oracle(got, oracle, *args, what: str, output=None, kind: str = "iu", **kwargs) -> None:
+    """:func:`check_exact` against ``oracle(*args, **kwargs)`` (the part ``output`` picks); a mismatch is diagnosed
+    with the catalogue's mistakes of that oracle, when it knows some."""
+    want = oracle(*args, **kwargs)
+    try:
+        check_exact(got, want if output is None else want[output], what, kind)
+    except StudentFailure:
+        if shadowing(oracle):
+            explain_mismatch(got, oracle, *args, output=output, same=same_ids, **kwargs)
+        raise
 
 
-def first_match(got, variants: list[tuple[str, object]]) -> str:
-    """The explanation of the first known mistake whose answer ``got`` reproduces, else ""."""
-    for explanation, value in variants:
-        try:
-            if np.shape(got) == np.shape(value) and np.allclose(got, value, **TOL):
-                return explanation
-        except (TypeError, ValueError):
-            return ""
-    return ""
+def same_ids(got, candidate) -> bool:
+    return isinstance(got, np.ndarray) and got.shape == np.shape(candidate) and bool(np.array_equal(got, candidate))
+
+
+def same_loss(got, candidate) -> bool:
+    """Equal within the tolerances, or both not finite (an overflow gives nan or inf, depending on the code)."""
+    if not np.all(np.isfinite(np.asarray(candidate, dtype=np.float64))):
+        return np.shape(got) == np.shape(candidate) and not np.all(np.isfinite(np.asarray(got, dtype=np.float64)))
+    return arrays_match(got, candidate, **TOL)
+
+
+def plausible_draw(token: int, probs: np.ndarray) -> bool:
+    """Whether a sampler following ``probs`` could reasonably have drawn ``token`` (probability at least 1e-6)."""
+    return bool(probs[token] >= 1e-6)
 
 
 # ======================================================================= oracles
@@ -76,12 +97,18 @@ def parameter_shapes(V: int, E: int, H: int, layers: int) -> dict[str, tuple[int
     return shapes | {"output.weight": (V, H), "output.bias": (V,)}
 
 
-def oracle_forward(weights: dict, inputs, lengths=None, state=None):
-    """Embedding, LSTM (``lengths`` as pack_padded_sequence), linear layer: logits (B, T, V), (h_n, c_n)."""
+def lstm_arguments(weights: dict, inputs, lengths=None, state=None) -> tuple[tuple, dict]:
+    """The arguments of :func:`reference.rnn.rnn` for the model's LSTM: ``(embedded, params)`` and the keywords."""
     params = {name[5:]: value for name, value in weights.items() if name.startswith("lstm.")}
     layers = sum(name.startswith("weight_ih_l") for name in params)
     embedded = weights["embedding.weight"][np.asarray(inputs)]
-    outputs, final = rnn_oracle(embedded, params, mode="lstm", initial_state=state, num_layers=layers, lengths=lengths)
+    return (embedded, params), {"mode": "lstm", "initial_state": state, "num_layers": layers, "lengths": lengths}
+
+
+def oracle_forward(weights: dict, inputs, lengths=None, state=None):
+    """Embedding, LSTM (``lengths`` as pack_padded_sequence), linear layer: logits (B, T, V), (h_n, c_n)."""
+    args, kwargs = lstm_arguments(weights, inputs, lengths, state)
+    outputs, final = rnn_oracle(*args, **kwargs)
     return outputs @ weights["output.weight"].T + weights["output.bias"], final
 
 
@@ -105,15 +132,6 @@ def torch_loss_and_grads(weights: dict, inputs, targets, lengths) -> tuple[float
     return float(loss), {name: p.grad.numpy().copy() for name, p in modules.named_parameters()}
 
 
-def sgd_update(weights: dict, grads: dict, lr: float, max_norm: float, clip: str = "norm") -> dict:
-    """One SGD step after clipping: ``"norm"`` (correct), ``"none"``, ``"value"`` or ``"each"`` (per tensor)."""
-    total = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
-    scale = {"norm": lambda g: g * min(1.0, max_norm / (total + 1e-6)), "none": lambda g: g,
-             "value": lambda g: np.clip(g, -max_norm, max_norm),
-             "each": lambda g: g * min(1.0, max_norm / (float(np.linalg.norm(g)) + 1e-6))}[clip]
-    return {name: weights[name] - lr * scale(g) for name, g in grads.items()}
-
-
 def binomial_p_value(count: int, draws: int, p: float) -> float:
     """Two-sided exact p-value of ``count`` successes in ``draws`` trials of probability ``p``."""
     k, p = np.arange(draws + 1), min(max(p, 1e-300), 1 - 1e-16)
@@ -122,19 +140,20 @@ def binomial_p_value(count: int, draws: int, p: float) -> float:
     return float(min(1.0, 2 * min(pmf[: count + 1].sum(), pmf[count:].sum())))
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    return np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+def follows(counts: np.ndarray, probs: np.ndarray) -> bool:
+    """Whether every token's count of ``counts.sum()`` draws passes the exact binomial test against ``probs``."""
+    draws = int(counts.sum())
+    return min(binomial_p_value(int(counts[i]), draws, probs[i]) for i in range(len(probs))) >= P_VALUE / len(probs)
 
 
 # =========================================================================== kit
 class Kit:
     """What a test needs to drive the student's ``lm.py`` and judge it."""
 
-    TOL, IGNORE = TOL, IGNORE
+    TOL = TOL
     exact = staticmethod(check_exact)
+    exact_oracle = staticmethod(check_exact_oracle)
     oracle_forward = staticmethod(oracle_forward)
-    masked_targets = staticmethod(masked_targets)
-    with_cause = staticmethod(with_cause)
 
     def __init__(self, student, rng: np.random.Generator, hung: set[str]) -> None:
         self.student, self.rng, self.hung = student, rng, hung
@@ -184,11 +203,9 @@ class Kit:
 
     @staticmethod
     def oracle_batch(sentences: list[list[int]], specials: tuple[int, int, int]):
-        """``(inputs, targets, lengths)`` built by the oracles: bos/eos per sentence, then padding."""
+        """``(inputs, targets, lengths)`` built by the oracle: bos/eos per sentence, then padding."""
         pad, bos, eos = specials
-        pairs = [lm_targets(s, bos, eos) for s in sentences]
-        return (pad_sequence([p[0] for p in pairs], pad), pad_sequence([p[1] for p in pairs], pad),
-                np.array([len(p[0]) for p in pairs]))
+        return lm_batch(sentences, bos, eos, pad)
 
     def logits(self, shape, scale: float = 1.5) -> np.ndarray:
         return as_float32(self.rng.normal(0.0, scale, size=shape))
@@ -228,28 +245,28 @@ class Kit:
         assert_type(result, (tuple, list), "LSTMLanguageModel.forward must return the pair (logits, (h_n, c_n))")
         if len(result) != 2 or not isinstance(result[1], (tuple, list)) or len(result[1]) != 2:
             raise StudentFailure("LSTMLanguageModel.forward must return the pair (logits, (h_n, c_n))")
-        (logits, final), (want_logits, want_final) = result, oracle_forward(weights, inputs, lengths, state)
+        logits, final = result
+        # The LSTM is the oracle reference.rnn.rnn on the embedded inputs, so its known mistakes (running over
+        # the padding, a length-sorted order) are recognised; the logits are its outputs through the linear layer.
+        args, kwargs = lstm_arguments(weights, inputs, lengths, state)
         if "logits" in parts:
-            if not isinstance(logits, np.ndarray) or logits.shape != want_logits.shape:
+            want_shape = (B, T, weights["output.bias"].shape[0])
+            if not isinstance(logits, np.ndarray) or logits.shape != want_shape:
                 shape = logits.shape if isinstance(logits, np.ndarray) else type(logits).__name__
                 hint = (": the T of the logits must be the T of inputs; pass total_length=inputs.shape[1] to "
                         "pad_packed_sequence") if np.shape(logits)[1:2] == (lengths.max(),) else ""
-                raise StudentFailure(f"logits ({label}): expected shape (B, T, V) = {want_logits.shape}, got {shape}{hint}")
+                raise StudentFailure(f"logits ({label}): expected shape (B, T, V) = {want_shape}, got {shape}{hint}")
             mask = lengths_to_mask(lengths, T)[..., None]
-            assert_array_close(np.where(mask, logits, 0.0), np.where(mask, want_logits, 0.0),
-                               what=f"logits at the real positions ({label}; padded positions are not graded)", **TOL)
+
+            def real_logits(run):
+                return np.where(mask, run[0] @ weights["output.weight"].T + weights["output.bias"], 0.0)
+
+            compare_with_oracle(np.where(mask, logits, 0.0), rnn_oracle, *args, output=real_logits, **kwargs,
+                                what=f"logits at the real positions ({label}; padded positions are not graded)", **TOL)
         if "state" in parts:
-            order = np.argsort(-lengths, kind="stable")
-            causes = [("your final state comes from the last (padded) time step, not from each sequence's true end: "
-                       "run the LSTM on a PackedSequence (pack_padded_sequence) and use the h_n, c_n it returns",
-                       oracle_forward(weights, inputs, None, state)[1]),
-                      ("your final states are in length-sorted order; return them in the original batch order "
-                       "(enforce_sorted=False does this for you)", tuple(s[:, order] for s in want_final))]
             for index, name in enumerate(("h_n", "c_n")):
-                try:
-                    assert_array_close(final[index], want_final[index], what=f"{name} ({label})", **TOL)
-                except StudentFailure as error:
-                    raise with_cause(error, first_match(final[index], [(c, v[index]) for c, v in causes])) from None
+                compare_with_oracle(final[index], rnn_oracle, *args, output=lambda run, i=index: run[1][i], **kwargs,
+                                    what=f"{name} ({label})", **TOL)
 
     def check_model_for(self, task: str, model, weights, bos: int) -> None:
         """Generation leans on the model: say so when its forward pass is already off."""
@@ -268,18 +285,11 @@ class Kit:
         got = self.call("lm_loss", self.lm.lm_loss, self.floats(logits), self.ids(targets), self.ids(lengths))
         if isinstance(got, np.ndarray) and got.shape != ():
             raise StudentFailure(f"{label} must return a 0-d tensor (one number), got shape {got.shape}: average over all real tokens")
-        nll = token_nll(logits, masked_targets(targets, lengths), IGNORE)
-        want = float(nll.sum() / lengths.sum())
         try:
-            assert_array_close(got, want, what=label, **TOL)
-        except StudentFailure as error:
-            raise with_cause(error, first_match(got, [
-                ("the padded positions are counted: average only over t < lengths[b] (use lengths_to_mask)",
-                 cross_entropy(logits, targets)),
-                ("you average per sentence and then over sentences; every real token must weigh the same",
-                 float(np.mean(nll.sum(axis=1) / lengths))),
-                ("you return the sum over tokens; the loss is the mean over the real tokens", float(nll.sum())),
-                ("the loss is in bits (log base 2); use the natural log", want / math.log(2))])) from None
+            assert_array_close(got, masked_cross_entropy(logits, targets, lengths)[0], what=label, **TOL)
+        except StudentFailure:
+            explain_mismatch(got, masked_cross_entropy, logits, targets, lengths, output=0, same=same_loss)
+            raise
 
     def check_perplexity(self, batches: list[tuple]) -> None:
         tokens = [int(np.sum(b[2])) for b in batches]
@@ -288,20 +298,7 @@ class Kit:
         got = self.call("corpus_perplexity", self.lm.corpus_perplexity, sent)
         if not isinstance(got, (int, float, np.ndarray)) or isinstance(got, bool) or np.shape(got) != ():
             raise StudentFailure(f"{label} must return one number (a Python float); got {type(got).__name__}")
-        nlls = [token_nll(x, masked_targets(y, n), IGNORE) for x, y, n in batches]
-        total = sum(float(v.sum()) for v in nlls)
-        every = [token_nll(x, y) for x, y, _ in batches]
-        try:
-            assert_array_close(got, math.exp(total / sum(tokens)), what=label, **TOL)
-        except StudentFailure as error:
-            raise with_cause(error, first_match(got, [
-                ("you average per-sentence perplexities; the corpus perplexity is exp(total NLL / total real tokens)",
-                 float(np.mean(np.exp(np.concatenate([v.sum(axis=1) / b[2] for v, b in zip(nlls, batches)]))))),
-                ("you average per-batch perplexities; weigh every token equally: exp(total NLL / total real tokens)",
-                 float(np.mean([math.exp(v.sum() / n) for v, n in zip(nlls, tokens)]))),
-                ("you raise 2 to a loss in nats; perplexity is exp(loss) with the natural log", 2.0 ** (total / sum(tokens))),
-                ("the padded positions are counted", math.exp(sum(float(v.sum()) for v in every) / sum(v.size for v in every))),
-            ])) from None
+        compare_with_oracle(got, corpus_perplexity, batches, what=label, **TOL)
 
     # -- training -------------------------------------------------------------------------
     def optimizer(self, model, kind: str = "SGD", lr: float = 0.5):
@@ -317,42 +314,40 @@ class Kit:
         """``steps`` calls of train_step with SGD; max_norm is ``factor`` times each step's gradient norm."""
         V, E, H = 10, 5, 7
         model, current = self.model(V, E, H)
+        names = list(current)
+
+        def flat(params: dict) -> np.ndarray:  # every parameter in one vector, to diagnose the whole update at once
+            return np.concatenate([np.asarray(params[name], dtype=np.float64).ravel() for name in names])
+
         optimizer, specials, carried = self.optimizer(model, "SGD", lr=lr), self.specials(V), None
         for step in range(steps):
             batch = self.oracle_batch(self.sentences(self.lengths(4, 1, 5), V, specials), specials)
-            loss, grads = torch_loss_and_grads(current, *batch)
+            _, grads = torch_loss_and_grads(current, *batch)
             norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
             max_norm = round(factor * norm, 4)
             label = (f"train_step number {step + 1} (SGD with lr={lr:g}; max_norm={max_norm:g}, gradient norm "
                      f"{norm:.4g}; lengths {batch[2].tolist()})")
             got_loss = self.train_step(model, optimizer, batch, max_norm)
             try:
-                assert_array_close(got_loss, loss, what=f"the loss returned by {label}", **TOL)
+                compare_with_oracle(got_loss, masked_cross_entropy, oracle_forward(current, batch[0], batch[2])[0],
+                                    batch[1], batch[2], output=0, what=f"the loss returned by {label}", **TOL)
             except StudentFailure as error:
-                raise with_cause(error, "train_step must return lm_loss(model(inputs, lengths)[0], targets, lengths) "
-                                 "as computed before the update; if the lm_loss tests fail, fix lm_loss first") from None
-            want = sgd_update(current, grads, lr, max_norm)
-            variants = [("the update used the unclipped gradients: call torch.nn.utils.clip_grad_norm_ after "
-                         "loss.backward() and BEFORE optimizer.step() (clipping afterwards changes nothing)", "none"),
-                        ("each parameter's gradient was clipped on its own; clip_grad_norm_(model.parameters(), "
-                         "max_norm) scales all of them by one factor from their global norm", "each"),
-                        ("the gradients were clipped by value; clip their global norm with clip_grad_norm_", "value")]
-            variants = [(text, sgd_update(current, grads, lr, max_norm, clip)) for text, clip in variants]
-            if carried is not None:
-                summed = {name: carried[name] + grads[name] for name in grads}
-                variants.insert(0, ("the previous step's gradients were added to this step's: call "
-                                    "optimizer.zero_grad() before loss.backward()", sgd_update(current, summed, lr, max_norm)))
+                raise StudentFailure(f"{error}\ntrain_step must return lm_loss(model(inputs, lengths)[0], targets, "
+                                     "lengths) as computed before the update; if the lm_loss tests fail, fix lm_loss "
+                                     "first.") from None
+            # What .grad held before this step's backward: the previous step's clipped gradients (the step must
+            # clear them with optimizer.zero_grad(); code that does not is recognised by the catalogue).
+            step_args = (current, grads, lr, max_norm)
+            want = sgd_step(*step_args, previous_grads=carried)
             got = self.student.state_dict(model)
             bad = [name for name in want if not np.allclose(got[name], want[name], **TOL)]
             if bad:
-                cause = next((text for text, alt in variants if all(np.allclose(got[n], alt[n], **TOL) for n in want)),
-                             "no parameter changed: call optimizer.step() after clipping"
-                             if all(np.allclose(got[n], current[n], **TOL) for n in want) else "")
+                explain_mismatch(flat(got), sgd_step, *step_args, previous_grads=carried, output=flat, **TOL)
                 try:
                     assert_array_close(got[bad[0]], want[bad[0]], what=f"{bad[0]} after {label}", **TOL)
                 except StudentFailure as error:
-                    raise with_cause(StudentFailure(f"parameters wrong after {label}: {', '.join(bad)}\n{error}"), cause) from None
-            carried = {name: g * min(1.0, max_norm / (norm + 1e-6)) for name, g in grads.items()}
+                    raise StudentFailure(f"parameters wrong after {label}: {', '.join(bad)}\n{error}") from None
+            carried = clip_grad_norm(grads, max_norm)[0]
             current = want
 
     # -- generation -----------------------------------------------------------------------
@@ -399,30 +394,35 @@ class Kit:
             want = path[: path.index(eos)] if eos in path else path
             got = self.generate(model, bos, eos, max_len, temperature, self.generator(self.rng.integers(2**31)), V)
             if got != want:
-                cause = ("the first token is already not the most likely one: divide the logits by the temperature "
-                         "(a small temperature makes sampling greedy; multiplying makes it uniform)" if got[:1] != want[:1]
-                         else "the first token is right but later ones are not: at every step feed the token you drew "
-                              "and the state the model returned back into the model")
+                if got[:1] != want[:1]:
+                    # The first draw is not the argmax: which temperature mistake could have drawn it?
+                    first_logits = oracle_forward(weights, [[bos]])[0][0, -1]
+                    explain_mismatch(got[0] if got else eos, sampling_distribution, first_logits, temperature,
+                                     same=plausible_draw, mistakes=TEMPERATURE_MISTAKES)
+                    where = ("the first token is already not the most likely one, which softmax(z / temperature) "
+                             "picks with probability almost 1 at this temperature")
+                else:
+                    where = ("the first token is right but later ones are not: at every step feed the token you drew "
+                             "and the state the model returned back into the model")
                 raise StudentFailure(f"generate at temperature {temperature:g} must pick the most likely token at every step "
                                      f"(bos_id={bos}, eos_id={eos}, max_len={max_len}):\n  expected {want}\n  got      {got}"
-                                     f"\nLikely cause: {cause}.")
+                                     f"\n{where[0].upper()}{where[1:]}.")
         self.cases(credit, [lambda: case(stop), lambda: case(never)], noun="cases (eos reached; max_len reached without eos)")
 
     def check_distribution(self, temperature: float, draws: int = 500) -> None:
         """Draw the first token ``draws`` times and test every count against softmax(z / temperature)."""
         V, E, H = 8, 5, 6
+        mistakes = [get(mistake_id) for mistake_id in TEMPERATURE_MISTAKES]
         for _ in range(200):
             weights = self.weights(V, E, H, scale=0.8)
             weights["output.bias"] = as_float32(self.rng.normal(0.0, 1.5, size=V))
             bos, eos = (int(t) for t in self.rng.choice(V, size=2, replace=False))
             z = oracle_forward(weights, [[bos]])[0][0, -1]
-            want = softmax(z / temperature)
-            alternatives = {"your samples follow softmax(z * temperature): divide the logits by the temperature":
-                            softmax(z * temperature),
-                            "your samples ignore the temperature: sample from softmax(z / temperature)": softmax(z)}
-            # Keep only weights on which both mistakes fail for certain.
-            if all(min(binomial_p_value(int(round(draws * a[i])), draws, want[i]) for i in range(V)) < 1e-12
-                   for a in alternatives.values()):
+            want = sampling_distribution(z, temperature)
+            candidates = [want] + [entry.evaluate(z, temperature) for entry in mistakes]
+            # Keep only weights on which both mistakes fail for certain, and are told apart from each other.
+            if all(min(binomial_p_value(int(round(draws * a[i])), draws, b[i]) for i in range(V)) < 1e-12
+                   for a in candidates for b in candidates if a is not b):
                 break
         model, _ = self.model(V, E, H, weights=weights)
         self.check_model_for("generate", model, weights, bos)
@@ -433,15 +433,12 @@ class Kit:
         p_values = [binomial_p_value(int(counts[i]), draws, want[i]) for i in range(V)]
         worst = int(np.argmin(p_values))
         if p_values[worst] < P_VALUE / V:
-            def loglik(p):
-                return float(np.sum(counts * np.log(np.maximum(p, 1e-12))))
-            best = max([("", want), *alternatives.items()], key=lambda item: loglik(item[1]))[0]
+            explain_mismatch(counts, sampling_distribution, z, temperature, same=follows, mistakes=TEMPERATURE_MISTAKES)
             raise StudentFailure(f"the first token of {draws} calls of generate(max_len=1, temperature={temperature:g}) does not "
                                  f"follow softmax(z / temperature): token {worst}{' (eos)' * (worst == eos)} came {counts[worst]} "
                                  f"times, expected about {draws * want[worst]:.0f} (probability {want[worst]:.3f}); a correct "
                                  f"sampler is this far off with probability {p_values[worst]:.1e}.\n  expected counts "
-                                 f"{show(np.round(draws * want).astype(int))}\n  your counts     {show(counts)}"
-                                 + (f"\nLikely cause: {best}." if best else ""))
+                                 f"{show(np.round(draws * want).astype(int))}\n  your counts     {show(counts)}")
 
     # -- partial credit ---------------------------------------------------------------------
     @staticmethod

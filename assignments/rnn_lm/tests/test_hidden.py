@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.testing import StudentFailure, assert_array_close, points
-from reference.lm import lm_targets
+from grader.diagnosis import compare_with_oracle
+from grader.testing import StudentFailure, points
+from reference.lm import lm_batch, masked_cross_entropy
 from reference.sequence import lengths_to_mask, pad_sequence
 
 
@@ -21,17 +22,19 @@ def test_padding_edge_cases(kit, credit):
         result = kit.call("pad_batch", kit.lm.pad_batch, sentence, pad)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise StudentFailure("pad_batch must return the pair (padded, lengths)")
-        kit.exact(result[0], np.array(sentence), f"pad_batch(one sentence of length 5, pad_id={pad})")
+        kit.exact_oracle(result[0], pad_sequence, [np.array(sentence[0])], pad,
+                         what=f"pad_batch(one sentence of length 5, pad_id={pad})")
         kit.exact(result[1], np.array([5]), "the lengths from pad_batch(one sentence of length 5)")
 
     def longer_mask() -> None:
         lengths = kit.lengths(3, 1, 4)
         got = kit.call("lengths_to_mask", kit.lm.lengths_to_mask, kit.ids(lengths), 7)
-        kit.exact(got, lengths_to_mask(lengths, 7), f"lengths_to_mask(lengths={lengths.tolist()}, max_len=7)", kind="b")
+        kit.exact_oracle(got, lengths_to_mask, lengths, 7, what=f"lengths_to_mask(lengths={lengths.tolist()}, max_len=7)",
+                         kind="b")
 
     def mask_of_one() -> None:
         got = kit.call("lengths_to_mask", kit.lm.lengths_to_mask, kit.ids([3]))
-        kit.exact(got, lengths_to_mask([3]), "lengths_to_mask(lengths=[3])", kind="b")
+        kit.exact_oracle(got, lengths_to_mask, [3], what="lengths_to_mask(lengths=[3])", kind="b")
 
     kit.cases(credit, [single_sentence, longer_mask, mask_of_one])
 
@@ -45,11 +48,9 @@ def test_make_lm_batch_edge(kit):
     result = kit.call("make_lm_batch", kit.lm.make_lm_batch, sentences, bos, eos, pad)
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise StudentFailure("make_lm_batch must return the tuple (inputs, targets, lengths)")
-    pairs = [lm_targets(s, bos, eos) for s in sentences]
     what = f"make_lm_batch({sentences}, bos_id={bos}, eos_id={eos}, pad_id={pad})"
-    kit.exact(result[0], pad_sequence([p[0] for p in pairs], pad), f"the inputs from {what}")
-    kit.exact(result[1], pad_sequence([p[1] for p in pairs], pad), f"the targets from {what}")
-    kit.exact(result[2], np.array([2, 5]), f"the lengths from {what}")
+    for part, name in enumerate(("inputs", "targets", "lengths")):
+        kit.exact_oracle(result[part], lm_batch, sentences, bos, eos, pad, output=part, what=f"the {name} from {what}")
 
 
 # --------------------------------------------------------------------- task 3
@@ -93,17 +94,8 @@ def test_lm_loss_gradient(kit):
     grad = kit.student.grads(leaf)
     if grad is None:
         raise StudentFailure("no gradient reached the logits: lm_loss must stay differentiable (no .item(), .detach())")
-    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probs /= probs.sum(axis=-1, keepdims=True)
-    real = lengths_to_mask(lengths, T)
-    want = (probs - np.eye(V)[targets]) * real[..., None] / lengths.sum()
-    try:
-        assert_array_close(grad, want, what=f"d lm_loss / d logits (B={B}, T={T}, V={V}, lengths={lengths.tolist()})",
-                           **kit.TOL)
-    except StudentFailure as error:
-        padded_grad = isinstance(grad, np.ndarray) and grad.shape == want.shape and np.abs(grad[~real]).max() > 1e-6
-        raise kit.with_cause(error, "the padded positions receive gradient: they must not enter the loss"
-                             if padded_grad else "") from None
+    compare_with_oracle(grad, masked_cross_entropy, logits, targets, lengths, output=1,
+                        what=f"d lm_loss / d logits (B={B}, T={T}, V={V}, lengths={lengths.tolist()})", **kit.TOL)
 
 
 @points(2, name="lm_loss: a batch of one sequence, and a batch without padding")

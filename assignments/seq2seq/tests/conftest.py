@@ -6,7 +6,8 @@
 - Decoding is graded on its own: the student's ``greedy_decode``/``beam_search`` receive a step function from
   the support file ``toy_steps.py`` (built in the worker from arrays drawn here), and :mod:`reference.decoding`
   runs on a numpy twin of that step.
-- When an answer is off, the usual mistakes are recomputed and the one that matches is named.
+- Every comparison with an oracle goes through :mod:`grader.diagnosis`: when an answer is off, the known
+  mistakes of the catalogue (``reference/mistakes``) run on the same inputs and the one that matches is named.
 """
 from __future__ import annotations
 
@@ -17,8 +18,15 @@ from functools import cached_property
 import numpy as np
 import pytest
 
-from grader.testing import StudentFailure, assert_array_close, assert_type
-from reference.decoding import attention, beam_search, greedy_decode
+from grader.diagnosis import compare_with_oracle, explain_mismatch
+from grader.testing import StudentFailure, assert_type
+from reference.decoding import (
+    attention,
+    attention_decoder_step,
+    beam_search,
+    bridge,
+    greedy_decode,
+)
 from reference.lm import log_softmax
 from reference.rnn import lstm_cell, rnn
 from reference.sequence import lengths_to_mask
@@ -56,35 +64,29 @@ def parameter_shapes(Vs: int, Vt: int, E: int, H: int) -> dict[str, tuple[int, .
 # ============================================================================ oracles (numpy, float64)
 
 
-def oracle_encode(w: dict, src, lengths, packed: bool = True):
+def encoder_call(w: dict, src, lengths) -> tuple[tuple, dict]:
+    """The arguments of :func:`reference.rnn.rnn` that encode ``src`` as the handout's packed bidirectional LSTM."""
     params = {name[len("encoder."):]: value for name, value in w.items() if name.startswith("encoder.")}
-    out, (h_n, c_n) = rnn(w["src_embedding.weight"][src], params, mode="lstm", bidirectional=True,
-                          lengths=lengths if packed else None)
-    return out, h_n, c_n
+    return (w["src_embedding.weight"][src], params), {"mode": "lstm", "bidirectional": True, "lengths": lengths}
 
 
-def oracle_bridge(w: dict, h_n, c_n):
-    both = lambda s: np.concatenate([s[0], s[1]], axis=1)
-    return both(h_n) @ w["h_bridge.weight"].T, both(c_n) @ w["c_bridge.weight"].T
+def decoder_params(w: dict) -> dict[str, np.ndarray]:
+    """The model's decoder weights under the names of :func:`reference.decoding.attention_decoder_step`."""
+    return {**{name: w[f"decoder.{name}"] for name in LSTM}, "attention_weight": w["att_projection.weight"],
+            "combined_weight": w["combined_projection.weight"], "output_weight": w["output_projection.weight"],
+            "output_bias": w["output_projection.bias"]}
 
 
-def oracle_attend(w: dict, query, enc, mask):
-    return attention(query, enc, enc, mask=mask, score="general", weight=w["att_projection.weight"])
-
-
-def oracle_step(w: dict, prev, state, concat_h_first=False, query_old_h=False, masked=True, normalise=True):
-    """One decoder step; the keyword switches turn on the usual mistakes (for diagnoses)."""
-    h_old, c, enc, mask = state
-    h, c = lstm_cell(w["tgt_embedding.weight"][prev], (h_old, c), *(w[f"decoder.{n}"] for n in LSTM))
-    context, _ = oracle_attend(w, h_old if query_old_h else h, enc, mask if masked else None)
-    combined = np.tanh(np.concatenate([h, context] if concat_h_first else [context, h], axis=1) @ w["combined_projection.weight"].T)
-    logits = combined @ w["output_projection.weight"].T + w["output_projection.bias"]
-    return (log_softmax(logits) if normalise else logits), (h, c, enc, mask)
+def oracle_step(w: dict, prev, state):
+    """The model's ``step`` in numpy: ``(log_probs, (h, c, enc_hiddens, src_mask))``."""
+    log_probs, (h, c) = attention_decoder_step(w["tgt_embedding.weight"][prev], state, decoder_params(w))
+    return log_probs, (h, c, state[2], state[3])
 
 
 def oracle_initial_state(w: dict, src, lengths):
-    out, h_n, c_n = oracle_encode(w, src, lengths)
-    return (*oracle_bridge(w, h_n, c_n), out, lengths_to_mask(lengths, src.shape[1]))
+    args, kwargs = encoder_call(w, src, lengths)
+    out, (h_n, c_n) = rnn(*args, **kwargs)
+    return bridge(h_n, w["h_bridge.weight"]), bridge(c_n, w["c_bridge.weight"]), out, lengths_to_mask(lengths, src.shape[1])
 
 
 def markov_oracle(table: np.ndarray):
@@ -102,16 +104,13 @@ def tiny_rnn_oracle(embedding, recurrent, output, bias, eos: int, eos_drift: flo
     return step
 
 
-def hypothesis_score(toy, tokens, bos: int, eos: int, max_len: int, length_penalty: float, offset: int = 0,
-                     eos_counted: bool = False) -> float:
-    """The score ``toy``'s oracle gives ``tokens`` (ended with eos unless cut off by max_len); the keywords
-    ``offset`` (bos counted) and ``eos_counted`` recompute the usual wrong length conventions."""
+def hypothesis_score(toy, tokens, bos: int, eos: int, max_len: int, length_penalty: float) -> float:
+    """The score ``toy``'s oracle gives ``tokens`` (ended with eos unless cut off by max_len)."""
     ended, total, prev, state = len(tokens) < max_len, 0.0, bos, toy.ostart
     for token in list(tokens) + ([eos] if ended else []):
         log_probs, state = toy.oracle(np.array([prev]), state)
         total, prev = total + float(log_probs[0, token]), token
-    n = len(tokens) + offset + (1 if eos_counted and ended else 0)
-    return total / float(max(1, n)) ** length_penalty
+    return total / float(max(1, len(tokens))) ** length_penalty
 
 
 # ============================================================================ what the student returns
@@ -140,29 +139,24 @@ def hypotheses(value, what: str, vocab: int) -> list[tuple[tuple[int, ...], floa
     return out
 
 
-def first_match(got: tuple, variants) -> str:
-    """The explanation of the first ``(explanation, arrays)`` variant that ``got`` matches, else ""."""
-    try:
-        got = [np.asarray(g, dtype=np.float64) for g in got]
-        for explanation, want in variants:
-            if all(g.shape == np.shape(v) and np.allclose(g, v, **MODEL_TOL) for g, v in zip(got, want)):
-                return explanation
-    except (TypeError, ValueError):
-        return ""
-    return ""
+def same_hypotheses(got, candidate) -> bool:
+    """Whether the student's ``[(tokens, score)]`` is the list of :class:`~reference.decoding.Hypothesis` ``candidate``."""
+    return len(got) == len(candidate) and all(tuple(tokens) == c.tokens and np.isclose(score, c.score, **SCORE_TOL)
+                                              for (tokens, score), c in zip(got, candidate))
 
 
-def compare(pairs, heading: str, cause: str = "") -> None:
-    """Compare named arrays; fail once, naming every one that is off and the likely cause."""
+def compare_all(heading: str, checks: list[tuple], note: str = "") -> None:
+    """Compare named values with their oracles, ``(name, got, oracle, args, options)`` each; ``options`` holds the
+    oracle's keywords and ``output``. Every mismatch is diagnosed; fail once, naming every value that is off."""
     bad, detail = [], ""
-    for name, got, want in pairs:
+    for name, got, oracle, args, options in checks:
         try:
-            assert_array_close(got, want, what=name, **MODEL_TOL)
+            compare_with_oracle(got, oracle, *args, what=name, **MODEL_TOL, **options)
         except StudentFailure as error:
             bad.append(name)
             detail = detail or str(error)
     if bad:
-        raise StudentFailure(f"{heading}: wrong {', '.join(bad)}\n{detail}" + (f"\nLikely cause: {cause}" if cause else ""))
+        raise StudentFailure(f"{heading}: wrong {', '.join(bad)}\n{detail}" + (f"\n{note}" if note else ""))
 
 
 # ============================================================================ the kit
@@ -193,7 +187,6 @@ class Kit:
     """What a test needs to drive the student's ``seq2seq.py`` and judge it."""
 
     MODEL_TOL, E2E_SLACK = MODEL_TOL, E2E_SLACK
-    oracle_initial_state = staticmethod(oracle_initial_state)
 
     def __init__(self, student, rng: np.random.Generator, hung: set) -> None:
         self.student, self.rng, self.hung = student, rng, hung
@@ -300,14 +293,11 @@ class Kit:
                         "step must return (log_probs, (h, c, enc_hiddens, src_mask))", (2, 4))
         if not all(isinstance(part, np.ndarray) for part in out[1]):
             raise StudentFailure("step must return new_state = (h, c, enc_hiddens, src_mask) as four tensors")
-        want, want_state = oracle_step(w, prev, state)
-        cause = first_match([out[0]], [(text, [oracle_step(w, prev, state, **{switch: value})[0]]) for switch, value, text in (
-            ("concat_h_first", True, "the combined layer reads [h_t; a_t]; it must read [a_t; h_t] (context first)"),
-            ("query_old_h", True, "attention is queried with h_{t-1}; query it with the new h_t of this step"),
-            ("masked", False, "attention ignores src_mask: padded source positions get weight"),
-            ("normalise", False, "step returns logits; return log_softmax of them (each row's logsumexp is 0)"))])
-        compare([("log_probs", out[0], want), ("new h", out[1][0], want_state[0]), ("new c", out[1][1], want_state[1])],
-                f"step on {label}", cause)
+        embedded, cell = w["tgt_embedding.weight"][prev], [w[f"decoder.{name}"] for name in LSTM]
+        compare_all(f"step on {label}", [
+            ("log_probs", out[0], attention_decoder_step, (embedded, state, decoder_params(w)), {"output": 0}),
+            ("new h", out[1][0], lstm_cell, (embedded, state[:2], *cell), {"output": 0}),
+            ("new c", out[1][1], lstm_cell, (embedded, state[:2], *cell), {"output": 1})])
         return out[1]
 
     def encode(self, model, w, lengths, label: str, part: str) -> None:
@@ -316,50 +306,51 @@ class Kit:
         src = self.source_batch(lengths, w["src_embedding.weight"].shape[0])
         got = self.call(model.encode, (self.tensor(src, np.int64), self.tensor(lengths, np.int64)),
                         "encode must return (enc_hiddens, (h_n, c_n))", (2, 2))
-        got = (got[0], *got[1])
-        want, unpacked = oracle_encode(w, src, lengths), oracle_encode(w, src, lengths, packed=False)
+        args, kwargs = encoder_call(w, src, lengths)
         label = f"encode on {label} (lengths {lengths.tolist()}, S={src.shape[1]})"
-        if part == "outputs":
-            cause = first_match(got[:1], [
-                ("the LSTM runs over the padding: pack the batch (pack_padded_sequence with enforce_sorted=False) so "
-                 "the backward direction starts at each sentence's last real word", unpacked[:1])])
-            mask = lengths_to_mask(lengths)
-            if not cause and np.shape(got[0]) == want[0].shape and np.allclose(np.asarray(got[0])[mask], want[0][mask], **MODEL_TOL):
-                cause = "your outputs at padded positions are not zero (pad_packed_sequence gives zeros there)"
-            compare([("enc_hiddens", got[0], want[0])], label, cause)
-        else:
-            cause = first_match(got[1:], [
-                ("h_n and c_n come from the end of the padding: pack the batch so each direction stops at the sentence's "
-                 "true end (forward) and starts there (backward)", unpacked[1:])])
-            compare([("h_n", got[1], want[1]), ("c_n", got[2], want[2])], label, cause)
+        if part == "final":
+            compare_all(label, [("h_n", got[1][0], rnn, args, {**kwargs, "output": lambda out: out[1][0]}),
+                                ("c_n", got[1][1], rnn, args, {**kwargs, "output": lambda out: out[1][1]})])
+            return
+        want, mask, note = rnn(*args, **kwargs)[0], lengths_to_mask(lengths), ""
+        if np.shape(got[0]) == want.shape and np.allclose(np.asarray(got[0])[mask], want[mask], **MODEL_TOL):
+            note = "Your outputs at padded positions are not zero (pad_packed_sequence gives zeros there)."
+        compare_all(label, [("enc_hiddens", got[0], rnn, args, {**kwargs, "output": 0})], note)
 
     def bridge(self, model, w, batch: int) -> None:
         H = w["h_bridge.weight"].shape[0]
         h_n, c_n = (as_float32(self.rng.uniform(-0.9, 0.9, size=(2, batch, H))) for _ in range(2))
         got = self.call(model.bridge, (self.tensor(h_n), self.tensor(c_n)), "bridge(h_n, c_n) must return (h_0, c_0)", (2,))
-        joins = {"(2, B, H) reshaped straight to (B, 2H) mixes sentences: row b must be [h_n[0, b]; h_n[1, b]] "
-                 "(transpose first, or concatenate h_n[0] and h_n[1] along dim 1)": lambda s: s.reshape(batch, 2 * H),
-                 "the directions are concatenated backward first; use [forward; backward] = [h_n[0]; h_n[1]]":
-                     lambda s: np.concatenate([s[1], s[0]], axis=1),
-                 "only the forward direction reaches the decoder; use both, [h_n[0]; h_n[1]]":
-                     lambda s: np.concatenate([s[0], s[0]], axis=1)}
-        cause = first_match(got, [(text, (join(h_n) @ w["h_bridge.weight"].T, join(c_n) @ w["c_bridge.weight"].T))
-                                  for text, join in joins.items()])
-        want = oracle_bridge(w, h_n, c_n)
-        compare([("h_0", got[0], want[0]), ("c_0", got[1], want[1])], f"bridge with B={batch}", cause)
+        compare_all(f"bridge with B={batch}", [("h_0", got[0], bridge, (h_n, w["h_bridge.weight"]), {}),
+                                               ("c_0", got[1], bridge, (c_n, w["c_bridge.weight"]), {})])
 
     def attend(self, model, w, lengths) -> None:
         h, _, enc, mask = self.state(w, lengths)
         got = self.call(model.attend, (self.tensor(h), self.tensor(enc), self.student.tensor(mask)),
                         "attend(query, enc_hiddens, src_mask) must return (context, alpha)", (2,))
-        want, unmasked = oracle_attend(w, h, enc, mask), oracle_attend(w, h, enc, None)
-        after = unmasked[1] * mask
-        cause = first_match(got, [
-            ("src_mask is ignored: set the scores of padded positions to -inf before the softmax", unmasked),
-            ("the mask is applied after the softmax: set padded scores to -inf before it, so the weights still sum to 1",
-             (np.einsum("bs,bsv->bv", after, enc), after))])
-        compare([("alpha", got[1], want[1]), ("context", got[0], want[0])],
-                f"attend with lengths {list(lengths)} (B={len(lengths)}, S={enc.shape[1]})", cause)
+        options = {"mask": mask, "score": "general", "weight": w["att_projection.weight"]}
+        compare_all(f"attend with lengths {list(lengths)} (B={len(lengths)}, S={enc.shape[1]})",
+                    [("alpha", got[1], attention, (h, enc, enc), {**options, "output": 1}),
+                     ("context", got[0], attention, (h, enc, enc), {**options, "output": 0})])
+
+    def initial_state(self, model, w, lengths) -> None:
+        """The student's ``initial_state`` on a random batch: the mask exactly, the states through the oracles."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        src = self.source_batch(lengths)
+        got = self.call(model.initial_state, (self.tensor(src, np.int64), self.tensor(lengths, np.int64)),
+                        "initial_state must return the tuple (h_0, c_0, enc_hiddens, src_mask)", (4,))
+        want_mask, mask = lengths_to_mask(lengths), got[3]
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or not np.array_equal(mask, want_mask):
+            yours = (f"{mask.astype(np.int64).tolist()} of dtype {mask.dtype}" if isinstance(mask, np.ndarray)
+                     and mask.dtype.kind in "biuf" else type(mask).__name__)
+            raise StudentFailure(f"initial_state: src_mask should be the bool array {want_mask.astype(int).tolist()} "
+                                 f"(1 = True at real words, lengths {lengths.tolist()}); yours is {yours}")
+        args, kwargs = encoder_call(w, src, lengths)
+        _, (h_n, c_n) = rnn(*args, **kwargs)
+        compare_all(f"initial_state (lengths {lengths.tolist()})", [
+            ("h_0", got[0], bridge, (h_n, w["h_bridge.weight"]), {}),
+            ("c_0", got[1], bridge, (c_n, w["c_bridge.weight"]), {}),
+            ("enc_hiddens", got[2], rnn, args, {**kwargs, "output": 0})])
 
     # -- decoding ----------------------------------------------------------------------
     @staticmethod
@@ -413,26 +404,25 @@ class Kit:
         want = tuple(greedy_decode(toy.oracle, toy.ostart, bos, eos, max_len))
         if got == want or (slack and not self.first_wrong_choice(toy, got, bos, eos, max_len, slack)):
             return
-        causes = ((got == want + (eos,), f"your output ends with eos (id {eos}); return the tokens without eos"),
-                  (eos in got, f"eos (id {eos}) appears in your output; stop as soon as the best token is eos"),
-                  (len(got) > max_len, f"max_len = {max_len} counts step calls, so at most {max_len} tokens come back"),
-                  (len(want) == max_len and got == want[:-1], "you stop one step early: max_len counts step calls, "
-                   "eos included; a cut-off output has max_len tokens"))
-        cause = next((text for hit, text in causes if hit), None) or self.first_wrong_choice(toy, got, bos, eos, max_len, 0.0)
-        raise StudentFailure(f"{what}: expected {list(want)}, got {list(got)}" + (f"\nLikely cause: {cause}." if cause else "") + note)
+        diagnosis = explain_mismatch(got, greedy_decode, toy.oracle, toy.ostart, bos, eos, max_len,
+                                     same=lambda student, candidate: tuple(student) == tuple(candidate))
+        hint = "" if diagnosis.matched else self.first_wrong_choice(toy, got, bos, eos, max_len, 0.0)
+        raise StudentFailure(f"{what}: expected {list(want)}, got {list(got)}" + (f"\n{hint}." if hint else "") + note)
 
     @staticmethod
     def first_wrong_choice(toy: Toy, got, bos: int, eos: int, max_len: int, slack: float) -> str:
         """Walk the oracle along ``got`` (then eos, if it ended): the first choice worse than the best by > ``slack``."""
-        if len(got) > max_len or eos in got:
-            return "the output breaks the length or eos convention"
+        if eos in got:
+            return f"eos (id {eos}) appears in your output: stop as soon as the most probable token is eos, without it"
+        if len(got) > max_len:
+            return f"max_len = {max_len} counts step calls, so at most {max_len} tokens come back"
         state, prev = toy.ostart, bos
         for position, token in enumerate(list(got) + ([eos] if len(got) < max_len else [])):
             log_probs, state = toy.oracle(np.array([prev]), state)
             best = int(np.argmax(log_probs[0]))
             if log_probs[0, token] < log_probs[0, best] - slack:
                 chose = "to stop (eos)" if token == eos else f"token {token}"
-                return (f"at position {position} you chose {chose} with log P = {log_probs[0, token]:.4f}, but the most "
+                return (f"First wrong choice: at position {position} you chose {chose} with log P = {log_probs[0, token]:.4f}, but the most "
                         f"probable token is {best} with log P = {log_probs[0, best]:.4f} (ties go to the lowest id)")
             prev = token
         return ""
@@ -457,34 +447,22 @@ class Kit:
         head = (f"hypothesis {wrong[0] + 1} (best first) should be {list(want[wrong[0]][0])} with score "
                 f"{want[wrong[0]][1]:.6f}; yours is {list(got[wrong[0]][0])} with score {got[wrong[0]][1]:.6f}"
                 if wrong else f"expected {len(want)} hypotheses, got {len(got)}")
-        cause = self.beam_cause(toy, got, want, rescored, bos, eos, max_len, length_penalty)
+        diagnosis = explain_mismatch(got, beam_search, toy.oracle, toy.ostart, bos, eos, beam_size, max_len,
+                                     length_penalty=length_penalty, same=same_hypotheses)
+        hint = "" if diagnosis.matched else self.beam_hint(got, rescored, eos, max_len)
         raise StudentFailure(f"{what}: {head}\n  expected: {show(want)}\n  yours:    {show(got)}"
-                             + (f"\nLikely cause: {cause}." if cause else "") + note)
+                             + (f"\n{hint}." if hint else "") + note)
 
     @staticmethod
-    def beam_cause(toy: Toy, got, want, rescored, bos, eos, max_len, lp) -> str:
+    def beam_hint(got, rescored, eos: int, max_len: int) -> str:
+        """Which rule of the handout the hypotheses break, when no known mistake explains them."""
         if any(eos in tokens for tokens, _ in got):
-            return (f"a hypothesis contains eos (id {eos}): one that emits eos is finished; set it aside (without eos) "
+            return (f"A hypothesis contains eos (id {eos}): one that emits eos is finished; set it aside (without eos) "
                     "and never extend it")
         if any(len(tokens) > max_len for tokens, _ in got):
-            return f"a hypothesis has more than max_len = {max_len} tokens; max_len counts step calls"
-        if got and [tokens[1:] for tokens, _ in got if tokens[:1] == (bos,)] == [tokens for tokens, _ in want]:
-            return f"every hypothesis starts with bos (id {bos}); leave bos out of the tokens"
-        scores = np.array([s for _, s in got])
-        fits = lambda values: len(values) and np.allclose(scores, values, **SCORE_TOL)
-        rescore = lambda **options: [hypothesis_score(toy, t, bos, eos, max_len, **options) for t, _ in got]
-        variants = ([] if lp == 1 else [("your scores are divided by the length n; the score is total / max(1, n) ** "
-                                         "length_penalty, the raw sum of log-probabilities when length_penalty = 0",
-                                         {"length_penalty": 1.0})]) + ([] if lp == 0 else [
-            ("bos is counted in the length; n counts the tokens only", {"length_penalty": lp, "offset": 1}),
-            ("eos is counted in the length of finished hypotheses; n counts the tokens only",
-             {"length_penalty": lp, "eos_counted": True}),
-            ("the length penalty is not applied: score = total / max(1, n) ** length_penalty", {"length_penalty": 0.0})])
-        hit = next((text for text, options in variants if fits(rescore(**options))), "")
-        if hit:
-            return hit
-        if fits(rescored):
-            return ("your scores fit your hypotheses, but these are not the best ones: at each step keep the best "
+            return f"A hypothesis has more than max_len = {max_len} tokens; max_len counts step calls"
+        if got and np.allclose([score for _, score in got], rescored, **SCORE_TOL):
+            return ("Your scores fit your hypotheses, but these are not the best ones: at each step keep the best "
                     "beam_size - #finished extensions of all live hypotheses by raw total log-probability, set aside "
                     "those ending in eos, and rank the final list by the length-penalised score")
         return ""

@@ -5,9 +5,7 @@ general terms what they cover.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from grader.testing import StudentFailure, assert_array_close, points
+from grader.testing import points
 from reference.decoding import beam_search, greedy_decode
 from reference.lm import log_softmax
 
@@ -26,19 +24,7 @@ def test_encoder_edge_cases(kit, credit):
 @points(4, name="initial_state: (h_0, c_0, enc_hiddens, src_mask) from a source batch")
 def test_initial_state(kit):
     model, w = kit.model()
-    lengths = np.array([3, 6, 4])
-    src = kit.source_batch(lengths)
-    got = kit.call(model.initial_state, (kit.tensor(src, np.int64), kit.tensor(lengths, np.int64)),
-                   "initial_state must return the tuple (h_0, c_0, enc_hiddens, src_mask)", (4,))
-    want = kit.oracle_initial_state(w, src, lengths)
-    mask = got[3]
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or not np.array_equal(mask, want[3]):
-        yours = (f"{mask.astype(np.int64).tolist()} of dtype {mask.dtype}" if isinstance(mask, np.ndarray)
-                 and mask.dtype.kind in "biuf" else type(mask).__name__)
-        raise StudentFailure(f"initial_state: src_mask should be the bool array {want[3].astype(int).tolist()} "
-                             f"(1 = True at real words, lengths {lengths.tolist()}); yours is {yours}")
-    for name, g, v in zip(("h_0", "c_0", "enc_hiddens"), got, want):
-        assert_array_close(g, v, what=f"{name} from initial_state (lengths {lengths.tolist()})", **kit.MODEL_TOL)
+    kit.initial_state(model, w, [3, 6, 4])
 
 
 @points(3, name="attend: a sentence of one word, and a longer source")

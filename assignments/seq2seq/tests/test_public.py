@@ -7,8 +7,6 @@ decoders are run on step functions from ``toy_steps.py`` and compared with
 """
 from __future__ import annotations
 
-import numpy as np
-
 from grader.testing import points
 from reference.decoding import beam_search
 
