@@ -1,9 +1,12 @@
 """Turn a folder of submissions into one normalised workspace per student, safely.
 
 Every entry of the submissions folder is one submission: a folder, a ``.zip``, or a
-single file named after a required student file (``alice_lm.py`` for ``lm.py``).
-:func:`discover_submissions` lists them; :func:`prepare_workspace` copies or extracts
-one into its own folder, where the required files sit at the top.
+single file named after a required student file (``alice_lm.py`` for ``lm.py``;
+``alice_lm.ipynb`` too). :func:`discover_submissions` lists them (the plain layout;
+LMS exports are read by :mod:`grader.importers`, which build the same
+:class:`SubmissionSource` records); :func:`prepare_workspace` copies or extracts one
+into its own folder, where the required files sit at the top. A notebook handed in
+for a required ``.py`` file becomes that module (:mod:`grader.importers.notebook`).
 
 Submissions are hostile input. Nothing here follows a symbolic link or trusts a zip
 header: member names are checked before anything is written (no absolute paths,
@@ -13,7 +16,9 @@ leaves the destination empty. Errors are :class:`~grader.errors.SubmissionError`
 subclasses that name the archive member, so they become that student's result.
 
 Work happens in a hidden staging folder beside ``dest``; only the chosen root is
-moved into ``dest`` at the end, so ``Workspace.root`` is always ``dest``.
+moved into ``dest`` at the end, so ``Workspace.root`` is always ``dest``. A zip inside
+a student's zip is extracted too, one level deep only. A file name that is not UTF-8
+(on disk) is renamed to its Latin-1 reading, with a note.
 """
 from __future__ import annotations
 
@@ -33,8 +38,12 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator, Sequence
 
 from grader.errors import BadArchiveError, SubmissionsFolderError, UnsafeArchiveError
+from grader.importers.notebook import notebook_to_module
+from grader.importers.record import Submitted
 
 _KIND_ORDER = {"folder": 0, "zip": 1, "file": 2}  # who keeps the bare id on a collision
+_SKIPPED_IN_FOLDERS = (".git",)  # a cloned repository's history is not part of the submission
+NOTEBOOK_SUFFIX = ".ipynb"
 _SKIPPED_ENTRIES = {"__MACOSX"}
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
@@ -47,11 +56,17 @@ _END_RECORD = getattr(zipfile, "_EndRecData", None)  # see _check_central_direct
 
 @dataclass(frozen=True)
 class SubmissionSource:
-    """One entry of the submissions folder and the student it belongs to."""
+    """One submission and the student it belongs to: plain, picklable data.
+
+    ``kind`` is ``folder`` (a top-level ``.git`` is left out), ``zip`` or ``file``
+    (one file named after a student file). ``submitted`` is what an importer
+    learned (names, LMS ids, late, attempt, commit, notes and warnings).
+    """
 
     student_id: str
     path: Path
     kind: str  # "folder" | "zip" | "file"
+    submitted: Submitted = Submitted()
 
 
 @dataclass(frozen=True)
@@ -167,8 +182,10 @@ def _match_student_file(name: str, student_files: Sequence[str]) -> tuple[str, s
     ``("lm", "lm.py")``. A prefix must end in ``_`` or ``-`` (``xlm.py`` is not
     ``lm.py``). The longest matching student file name wins.
     """
-    for wanted in sorted(student_files, key=lambda f: -len(PurePosixPath(f).name)):
-        base = PurePosixPath(wanted).name
+    accepted = [(PurePosixPath(f).name, f) for f in student_files]
+    accepted += [(PurePosixPath(f).with_suffix(NOTEBOOK_SUFFIX).name, PurePosixPath(f).with_suffix(NOTEBOOK_SUFFIX).as_posix())
+                 for f in student_files if f.endswith(".py")]
+    for base, wanted in sorted(accepted, key=lambda pair: -len(pair[0])):
         if name == base:
             return PurePosixPath(base).stem or base, wanted
         if name.endswith(base) and name[-len(base) - 1] in "_-":
@@ -187,8 +204,11 @@ def prepare_workspace(source: SubmissionSource, dest: Path, student_files: Seque
     If a required file is not at the top but one sub-folder holds more of them than
     the top does (a zip with a ``hw3/`` folder), that sub-folder becomes the root.
     ``__pycache__``, ``.pyc``, ``.DS_Store``, ``._*`` and ``__MACOSX`` are dropped.
-    Raises :class:`UnsafeArchiveError` or :class:`BadArchiveError`; ``dest`` is then
-    left empty.
+    A required ``name.py`` that is missing while ``name.ipynb`` is there is written from
+    the notebook's code cells (each removed IPython line is noted); ``content_hash``
+    covers the files as handed in, not the generated module.
+    Raises :class:`UnsafeArchiveError`, :class:`BadArchiveError` or
+    :class:`~grader.importers.notebook.NotebookError`; ``dest`` is then left empty.
     """
     dest = Path(dest)
     if source.path.is_symlink():
@@ -203,17 +223,59 @@ def prepare_workspace(source: SubmissionSource, dest: Path, student_files: Seque
         stager = _Stager(tree, limits, source.path.name)
         _stage(source, stager, student_files)
         subdir = _choose_root(stager.files, student_files, stager.notes)
+        prefix = f"{subdir}/" if subdir else ""
+        files = {rel[len(prefix):]: digest for rel, digest in sorted(stager.files.items())
+                 if rel.startswith(prefix)}
+        content_hash = _hash_entries(files)
+        _convert_notebooks(tree / subdir, files, student_files, stager.notes)
         for child in (tree / subdir).iterdir():
             shutil.move(str(child), str(dest / child.name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    prefix = f"{subdir}/" if subdir else ""
-    files = {rel[len(prefix):]: digest for rel, digest in sorted(stager.files.items())
-             if rel.startswith(prefix)}
     missing = [f for f in student_files if PurePosixPath(f).as_posix() not in files]
     _note_case_mismatches(missing, files, stager.notes)
-    return Workspace(source.student_id, dest, files, missing, _hash_entries(files),
+    return Workspace(source.student_id, dest, files, missing, content_hash,
                      stager.notes + _junk_notes(stager.junk))
+
+
+def extract_archive(archive: Path, dest: Path, limits: IngestLimits) -> int:
+    """Extract the whole of ``archive`` into ``dest`` (created; must be empty) within ``limits``.
+
+    For an archive of many submissions (a Canvas bulk download, say): the same
+    checks as a student's zip, zips inside kept as files (each is a submission),
+    junk (``__MACOSX``...) dropped. Returns the number of files written. Raises
+    :class:`UnsafeArchiveError` or :class:`BadArchiveError`; ``dest`` is then left empty.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise FileExistsError(f"folder {dest} is not empty")
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
+    try:
+        stager = _Stager(staging, limits, archive.name)
+        _extract_zip(Path(archive), stager, nested=False)
+        for child in staging.iterdir():
+            shutil.move(str(child), str(dest / child.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(stager.files)
+
+
+def _convert_notebooks(root: Path, files: dict[str, str], student_files: Sequence[str], notes: list[str]) -> None:
+    """Write each missing required ``.py`` file from the notebook of the same name, if any."""
+    for wanted in student_files:
+        module = PurePosixPath(wanted)
+        notebook = module.with_suffix(NOTEBOOK_SUFFIX).as_posix()
+        if module.suffix != ".py" or module.as_posix() in files or notebook not in files:
+            continue
+        data = root.joinpath(*PurePosixPath(notebook).parts).read_bytes()
+        text, removals = notebook_to_module(data, notebook)
+        encoded = text.encode("utf-8")
+        root.joinpath(*module.parts).write_bytes(encoded)
+        files[module.as_posix()] = hashlib.sha256(encoded).hexdigest()
+        notes.append(f"{notebook} was handed in for {module.as_posix()}: its code cells became the module"
+                     + (f"; {len(removals)} IPython line(s) or cell(s) removed" if removals else ""))
+        notes.extend(removals)
 
 
 def _stage(source: SubmissionSource, stager: _Stager, student_files: Sequence[str]) -> None:
@@ -221,7 +283,7 @@ def _stage(source: SubmissionSource, stager: _Stager, student_files: Sequence[st
     if source.kind == "zip":
         _extract_zip(source.path, stager)
     elif source.kind == "folder":
-        _copy_folder(source.path, stager)
+        _copy_folder(source.path, stager, skip=_SKIPPED_IN_FOLDERS)
     elif source.kind == "file":
         match = _match_student_file(source.path.name, student_files)
         target = match[1] if match else source.path.name
@@ -237,13 +299,17 @@ def _stage(source: SubmissionSource, stager: _Stager, student_files: Sequence[st
 def hash_tree(root: Path) -> str:
     """sha256 over the sorted (relative path, file sha256) of the regular files under ``root``.
 
-    Links and empty folders do not count; paths are POSIX and NFC-normalised, so the
+    Links, empty folders, a top-level ``.git`` and junk (``__pycache__``...) do not count; paths are POSIX and NFC-normalised, so the
     hash is the same across runs, machines and packagings (zip or folder).
     """
     files = {}
     for path in _walk_regular_files(Path(root)):
+        parts = path.relative_to(root).parts
+        if parts[0] in _SKIPPED_IN_FOLDERS or _junk_kind(parts) is not None:
+            continue  # left out of workspaces too
         with open(path, "rb") as handle:
-            files[path.relative_to(root).as_posix()] = _sha256_stream(handle)
+            rel = "/".join(_repaired_name(part)[0] for part in path.relative_to(root).parts)
+            files[rel] = _sha256_stream(handle)
     return _hash_entries(files)
 
 
@@ -329,6 +395,15 @@ def _check_name(name: str, label: str) -> None:
         raise UnsafeArchiveError(f"{label}: name {name!r} is not valid UTF-8") from None
 
 
+def _repaired_name(name: str) -> tuple[str, bool]:
+    """A file name from disk made valid UTF-8: undecodable bytes read as Latin-1. ``(name, changed)``."""
+    try:
+        name.encode("utf-8")
+        return name, False
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("latin-1"), True
+
+
 class _Stager:
     """Writes regular files under ``tree`` within the limits, hashing as it streams."""
 
@@ -352,7 +427,12 @@ class _Stager:
         target.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         digest, size = hashlib.sha256(), 0
-        with os.fdopen(os.open(target, flags, 0o644), "wb") as out:
+        try:
+            handle = os.open(target, flags, 0o644)
+        except FileExistsError:
+            raise BadArchiveError(f"{self.label}: two files claim the name {name!r} "
+                                  "(say which one to grade, or send one)") from None
+        with os.fdopen(handle, "wb") as out:
             for chunk in iter(lambda: stream.read(_CHUNK), b""):
                 size += len(chunk)
                 if size > self.limits.max_file_bytes:
@@ -385,17 +465,27 @@ class _Stager:
 # ----------------------------------------------------------------- folders
 
 
-def _copy_folder(folder: Path, stager: _Stager, parts: tuple[str, ...] = ()) -> None:
-    """Copy regular files and folders; links and special files are skipped with a note."""
+def _copy_folder(folder: Path, stager: _Stager, parts: tuple[str, ...] = (),
+                 skip: tuple[str, ...] = ()) -> None:
+    """Copy regular files and folders; links and special files are skipped with a note.
+
+    Top-level entries named in ``skip`` (``.git`` of a cloned repository) are left out.
+    """
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
         raise BadArchiveError(f"{stager.label}: cannot read folder {folder.name!r}: {exc.strerror}") from exc
     for entry in entries:
-        rel = parts + (entry.name,)
+        if not parts and entry.name in skip:
+            stager.notes.append(f"left out {entry.name} (not part of the submitted files)")
+            continue
+        name, repaired = _repaired_name(entry.name)
+        rel = parts + (name,)
         shown = "/".join(rel)
-        _check_name(entry.name, stager.label)
+        _check_name(name, stager.label)
+        if repaired:
+            stager.notes.append(f"renamed {os.fsencode(entry.name)!r} to {shown!r}: the name was not UTF-8")
         stager.count_entry(shown)
         if entry.is_symlink():
             stager.notes.append(f"skipped symbolic link {shown} (links are never followed)")
@@ -410,28 +500,54 @@ def _copy_folder(folder: Path, stager: _Stager, parts: tuple[str, ...] = ()) -> 
 # ----------------------------------------------------------------- zips
 
 
-def _extract_zip(archive: Path, stager: _Stager) -> None:
-    """Check every member of ``archive`` first, then stream the wanted ones out."""
-    label = archive.name
+def _extract_zip(archive: Path, stager: _Stager, prefix: tuple[str, ...] = (), nested: bool = True,
+                 label: str | None = None) -> None:
+    """Check every member of ``archive`` first, then stream the wanted ones out under ``prefix``.
+
+    With ``nested``, a ``.zip`` member is then extracted into a folder of its name
+    without ``.zip`` (one level only: zips inside it stay files), unless that name is
+    taken; every byte counts against the same limits.
+    """
+    label = label or archive.name
     try:
         handle = os.fdopen(os.open(archive, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
     except OSError as exc:
         raise BadArchiveError(f"{label}: cannot read the archive: {exc.strerror}") from exc
+    inner: list[tuple[str, ...]] = []
     with handle:
         _check_central_directory(handle, label, stager.limits)
         try:
             with zipfile.ZipFile(handle) as zf:
-                plan = _plan_members(zf, stager)
+                plan = _plan_members(zf, stager, label)
+                for _, parts in plan:  # cumulative over nested zips and several files
+                    stager.count_entry("/".join(parts))
                 for info, parts in plan:
                     with zf.open(info) as member:
-                        stager.write(member, parts, "/".join(parts))
+                        stager.write(member, prefix + parts, "/".join(parts))
+                    if parts[-1].lower().endswith(".zip") and len(parts[-1]) > 4:
+                        inner.append(prefix + parts)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
             handle.seek(0)
             if handle.read(4) != b"PK\x03\x04":
                 raise BadArchiveError(f"{label}: not a zip archive") from exc
             raise BadArchiveError(f"{label}: truncated or damaged zip archive ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise BadArchiveError(f"{label}: a member name is marked UTF-8 but is not ({exc.reason})") from exc
         except OSError as exc:  # e.g. a member name too long for this file system
             raise BadArchiveError(f"{label}: cannot extract: {exc}") from exc
+    for parts in inner:
+        shown = "/".join(parts)
+        if not nested:
+            stager.notes.append(f"kept {shown} as a file: only one level of zips inside a zip is extracted")
+            continue
+        folder = parts[:-1] + (parts[-1][:-4],)
+        if stager.tree.joinpath(*folder).exists():
+            stager.notes.append(f"kept {shown} as a file: {'/'.join(folder)} already exists")
+            continue
+        _extract_zip(stager.tree.joinpath(*parts), stager, folder, nested=False, label=f"{label}: {shown}")
+        stager.tree.joinpath(*parts).unlink()
+        del stager.files[shown]
+        stager.notes.append(f"extracted the zip {shown} inside the submission into {'/'.join(folder)}/")
 
 
 def _check_central_directory(handle: BinaryIO, label: str, limits: IngestLimits) -> None:
@@ -453,9 +569,10 @@ def _check_central_directory(handle: BinaryIO, label: str, limits: IngestLimits)
     handle.seek(0)
 
 
-def _plan_members(zf: zipfile.ZipFile, stager: _Stager) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+def _plan_members(zf: zipfile.ZipFile, stager: _Stager,
+                  label: str | None = None) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
     """Validate every member; return the (member, path parts) of the files to write."""
-    label, limits = stager.label, stager.limits
+    label, limits = label or stager.label, stager.limits
     infos = zf.infolist()
     if len(infos) > limits.max_files:
         raise UnsafeArchiveError(f"{label}: {len(infos)} members, more than {limits.max_files}")

@@ -29,11 +29,18 @@ row whose ``sis_login_id``, ``sis_user_id``, ``email`` or ``canvas_id`` does
 column. Every row needs at least one of these five values, and no value may
 belong to two rows. Every problem is a :class:`RosterError` that names the
 file and the line.
+
+Importers (:mod:`grader.importers`) know more than an id: :meth:`Roster.find`
+tries each identity an LMS gave (Canvas user id, Gradescope sid, e-mail...)
+and, for exports that carry only a name (Moodle), the one row of that name.
+:meth:`Roster.missing` lists the students no submission claimed.
 """
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,9 +91,14 @@ class Roster:
     source: str
     entries: list[RosterEntry] = field(default_factory=list)
     _index: dict[str, dict[str, RosterEntry]] = field(default_factory=dict, repr=False)
+    _names: dict[str, list[RosterEntry]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {key: {} for key in MATCH_KEYS}
+        self._names = {}
+        for entry in self.entries:
+            if entry.name:
+                self._names.setdefault(normal_name(entry.name), []).append(entry)
         for entry in self.entries:
             for key in MATCH_KEYS:
                 value = getattr(entry, key)
@@ -105,6 +117,33 @@ class Roster:
             if entry is not None:
                 return entry
         return None
+
+    def find(self, identities: Iterable[str], name: str = "") -> RosterEntry | None:
+        """The entry of the first identity any row holds (see :meth:`match`); failing that, the only row named ``name``.
+
+        Names match without regard to case, accents, spacing or the order of
+        ``Last, First``; a name two rows share matches neither.
+        """
+        for identity in identities:
+            entry = self.match(identity) if identity else None
+            if entry is not None:
+                return entry
+        same = self._names.get(normal_name(name), []) if name else []
+        return same[0] if len(same) == 1 else None
+
+    def missing(self, claimed_lines: Iterable[int]) -> list[RosterEntry]:
+        """The entries whose line is not in ``claimed_lines``, in roster order."""
+        claimed = set(claimed_lines)
+        return [entry for entry in self.entries if entry.line not in claimed]
+
+
+def normal_name(name: str) -> str:
+    """``"Smith, Jané"`` and ``"jane  SMITH"`` -> ``"jane smith"``: how names are compared."""
+    if name.count(",") == 1:
+        last, first = name.split(",")
+        name = f"{first} {last}"
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(folded.casefold().split())
 
 
 def load_roster(path: str | Path) -> Roster:

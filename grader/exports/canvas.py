@@ -14,6 +14,13 @@ roster (:mod:`grader.roster`) gives each submission its Canvas identity:
 
 Without a roster every submission is ``unmatched``: Canvas matches rows by
 ``ID``, ``SIS User ID`` or ``SIS Login ID``, so pass one before importing.
+
+Submissions read by an importer (:mod:`grader.importers`) carry what the LMS
+said (``SubmissionResult.submitted``): a roster row is also matched by those
+identities (Canvas user id, Gradescope sid, e-mail) or, failing them, by name;
+every member of a group submission on the roster gets the group's score; and
+an unmatched submission from a Canvas download keeps its Canvas user id in
+``ID`` (listed in ``from_download``), so Canvas can match it without a roster.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.exports.atomic import write_text_atomic
+from grader.importers.record import Submitted
 from grader.manifest import GradedFolder
 from grader.results import GRADER_FAILURE, SubmissionResult
 from grader.roster import Roster, RosterEntry
@@ -58,6 +66,7 @@ class CanvasExport:
     missing: list[str] = field(default_factory=list)      # roster students without a submission
     not_scored: list[str] = field(default_factory=list)   # submission ids left without a score
     duplicates: list[str] = field(default_factory=list)   # submission ids whose student already has a row
+    from_download: list[str] = field(default_factory=list)  # unmatched, but with the Canvas user id of the download
 
     def to_csv(self, points_row: bool = True) -> str:
         buffer = io.StringIO()
@@ -71,12 +80,16 @@ class CanvasExport:
     def notes(self) -> list[str]:
         """One line per thing to check before the import."""
         notes = []
-        if self.roster is None and self.unmatched:
-            notes.append(f"no roster: the {len(self.unmatched)} row(s) carry submission ids and empty identity "
+        blank = [student_id for student_id in self.unmatched if student_id not in self.from_download]
+        if self.roster is None and blank:
+            notes.append(f"no roster: the {len(blank)} row(s) carry submission ids and empty identity "
                          "columns, which Canvas cannot match; pass a roster to fill them")
-        elif self.unmatched:
-            notes.append(f"{len(self.unmatched)} submission(s) have no roster entry, exported with empty identity "
-                         f"columns (Canvas cannot match them): {', '.join(self.unmatched)}")
+        elif blank:
+            notes.append(f"{len(blank)} submission(s) have no roster entry, exported with empty identity "
+                         f"columns (Canvas cannot match them): {', '.join(blank)}")
+        if self.from_download:
+            notes.append(f"{len(self.from_download)} submission(s) have no roster entry but keep the Canvas user id "
+                         f"of the bulk download, which Canvas matches: {', '.join(self.from_download)}")
         if self.missing:
             notes.append(f"{len(self.missing)} student(s) on the roster have no submission, exported with an empty "
                          f"score: {', '.join(self.missing)}")
@@ -92,7 +105,7 @@ class CanvasExport:
         return {"column": self.column, "points_possible": self.points_possible, "roster": self.roster,
                 "rows": len(self.rows),
                 "unmatched": self.unmatched, "missing": self.missing, "not_scored": self.not_scored,
-                "duplicates": self.duplicates}
+                "duplicates": self.duplicates, "from_download": self.from_download}
 
 
 def format_points(value: float) -> str:
@@ -116,25 +129,50 @@ def canvas_export(folder: GradedFolder, roster: Roster | None = None,
     for path in folder.unreadable:
         scores.setdefault(path.parent.name, "")
     export.not_scored = sorted(student_id for student_id, score in scores.items() if score == "")
+    submitted = {result.student_id: Submitted.from_dict(result.submitted) for result in folder.results}
     claimed: dict[int, str] = {}  # roster line -> submission id
     unmatched: list[str] = []
     for student_id in sorted(scores):
-        entry = roster.match(student_id) if roster is not None else None
+        entry = _match(roster, student_id, submitted.get(student_id)) if roster is not None else None
         if entry is None:
             unmatched.append(student_id)
         elif entry.line in claimed:
             export.duplicates.append(student_id)
         else:
             claimed[entry.line] = student_id
+    for student_id in sorted(submitted) if roster is not None else []:  # the other members of a group
+        for member in submitted[student_id].members:
+            entry = roster.find([member.sid, member.email], member.name)
+            if entry is not None and entry.line not in claimed:
+                claimed[entry.line] = student_id
     for entry in roster.entries if roster is not None else []:
         submission = claimed.get(entry.line)
         export.rows.append(_row(entry, scores.get(submission, "") if submission else "", submission))
         if submission is None:
             export.missing.append(entry.label)
     for student_id in [*unmatched, *export.duplicates]:
-        export.rows.append(CanvasRow(student=student_id, score=scores[student_id], submission_id=student_id))
+        export.rows.append(_unmatched_row(student_id, scores[student_id], submitted.get(student_id)))
+        if student_id in unmatched and export.rows[-1].canvas_id:
+            export.from_download.append(student_id)
     export.unmatched = unmatched
     return export
+
+
+def _match(roster: Roster, student_id: str, submitted: Submitted | None) -> RosterEntry | None:
+    """The roster row of a submission: by its id, else by what its LMS said (ids, e-mail, then name)."""
+    entry = roster.match(student_id)
+    if entry is None and submitted is not None and submitted.source_format:
+        entry = roster.find(submitted.identities(), submitted.name)
+    return entry
+
+
+def _unmatched_row(student_id: str, score: str, submitted: Submitted | None) -> CanvasRow:
+    """A row for a submission without a roster entry; a Canvas download's user id and SIS ids are kept."""
+    if submitted is None:
+        return CanvasRow(student=student_id, score=score, submission_id=student_id)
+    return CanvasRow(student=submitted.name or student_id, canvas_id=submitted.lms_id("canvas_user_id"),
+                     sis_user_id=submitted.lms_id("sis_user_id"), sis_login_id=submitted.lms_id("sis_login_id"),
+                     section=submitted.section, score=score, submission_id=student_id)
 
 
 def write_canvas_csv(path: Path, export: CanvasExport) -> Path:

@@ -140,6 +140,9 @@ class SubmissionReport:
     duration: float | None = None
     grader_version: str = ""
     content_hash: str = ""
+    # How it arrived (grader.importers.record.Submitted.describe): (label, value) rows, and what to check.
+    submitted: list[tuple[str, str]] = field(default_factory=list)
+    import_warnings: list[str] = field(default_factory=list)   # instructor flavour only
 
     @property
     def instructor(self) -> bool:
@@ -255,10 +258,34 @@ class SubmissionRow:
     report_href: str
     feedback_href: str
     computed_in_sandbox: bool = False
+    name: str = ""                    # from the LMS export or the roster
+    late: bool = False
+    import_warnings: int = 0          # warnings of the import (see the submission's report)
 
     @property
     def percent(self) -> float | None:
         return 100.0 * self.score / self.possible if self.possible else None
+
+
+@dataclass(frozen=True)
+class MissingRow:
+    """A roster student with no submission."""
+
+    label: str
+    id: str = ""
+    section: str = ""
+
+
+@dataclass
+class ImportInfo:
+    """How the batch's submissions were read (``import.json``): layout, roster, missing and unmatched."""
+
+    label: str
+    how: str
+    roster: str | None = None
+    notes: list[str] = field(default_factory=list)
+    missing: list[MissingRow] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -285,6 +312,7 @@ class ClassSummary:
     graded_at: str = ""
     grader_version: str = ""
     computed_in_sandbox: bool = False
+    imported: ImportInfo | None = None  # None for folders graded before import.json existed
 
     @property
     def scores(self) -> list[float]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from grader.importers.record import Submitted
 from grader.manifest import BatchManifest
 from grader.report.messages import parse_message
 from grader.report.model import INSTRUCTOR, STUDENT, OutputExcerpt, SandboxInfo, SubmissionReport, TestRow, Withheld
@@ -48,6 +49,7 @@ def build_submission_report(result: SubmissionResult, manifest: BatchManifest, f
         raise ValueError(f"flavour must be {INSTRUCTOR!r} or {STUDENT!r}, got {flavour!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
     instructor = flavour == INSTRUCTOR
+    submitted = Submitted.from_dict(result.submitted)
     released = due_has_passed(manifest, now)
     rows: list[TestRow] = []
     withheld_tests, withheld_points, details_withheld = 0, 0.0, False
@@ -67,7 +69,7 @@ def build_submission_report(result: SubmissionResult, manifest: BatchManifest, f
         message=result.message if instructor else _student_message(result),
         score=round(sum(row.points for row in rows), 6), possible=round(sum(row.max_points for row in rows), 6),
         tests=rows, sandbox=sandbox_info(result.sandbox), generated_at=now.isoformat(timespec="seconds"),
-        notes=list(result.notes), missing_files=list(result.missing_files),
+        notes=[*submitted.notes, *result.notes], missing_files=list(result.missing_files),
         outputs=[] if details_withheld and not instructor else output_excerpts(result),
         output_withheld=details_withheld and not instructor,
         withheld=Withheld(withheld_tests, round(withheld_points, 6), manifest.due) if withheld_tests else None,
@@ -76,6 +78,7 @@ def build_submission_report(result: SubmissionResult, manifest: BatchManifest, f
         duration=result.duration if instructor else None,
         grader_version=result.grader_version if instructor else "",
         content_hash=result.content_hash if instructor else "",
+        submitted=submitted.describe(instructor), import_warnings=list(submitted.warnings) if instructor else [],
     )
 
 

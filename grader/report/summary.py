@@ -10,9 +10,12 @@ import math
 from collections import defaultdict
 from urllib.parse import quote
 
+from grader.importers.driver import load_import_report
+from grader.importers.record import Submitted
 from grader.manifest import GradedFolder
 from grader.report.messages import headline, normalise_message
-from grader.report.model import ClassSummary, CommonFailure, CommonMistake, Histogram, HistogramBin, Incident, SubmissionRow, TestStats
+from grader.report.model import (ClassSummary, CommonFailure, CommonMistake, Histogram, HistogramBin, ImportInfo, Incident,
+                                 MissingRow, SubmissionRow, TestStats)
 from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, TIMEOUT, SubmissionResult
 
 COMMON_FAILURES_SHOWN = 10
@@ -62,12 +65,26 @@ def submission_links(student_id: str) -> tuple[str, str]:
 
 def _row(result: SubmissionResult) -> SubmissionRow:
     report_href, feedback_href = submission_links(result.student_id)
+    submitted = Submitted.from_dict(result.submitted)
     return SubmissionRow(
         student_id=result.student_id, score=result.total, possible=result.possible, status=result.status,
         passed=sum(test.status == PASSED for test in result.tests), tests=len(result.tests),
         duration=result.duration, report_href=report_href, feedback_href=feedback_href,
-        computed_in_sandbox=result.computed_in_sandbox,
+        computed_in_sandbox=result.computed_in_sandbox, name=submitted.name, late=submitted.late,
+        import_warnings=len(submitted.warnings),
     )
+
+
+def import_info(folder: GradedFolder) -> ImportInfo | None:
+    """The batch's ``import.json`` as the summary shows it; None when the folder has none."""
+    data = load_import_report(folder.path)
+    if not data:
+        return None
+    missing = [MissingRow(str(student.get("label", "")), str(student.get("id", "")), str(student.get("section", "")))
+               for student in data.get("missing", []) if isinstance(student, dict)]
+    return ImportInfo(label=str(data.get("label", "")), how=str(data.get("how", "")), roster=data.get("roster"),
+                      notes=[str(note) for note in data.get("notes", [])], missing=missing,
+                      unmatched=[str(student_id) for student_id in data.get("unmatched", [])])
 
 
 def _test_stats(folder: GradedFolder) -> list[TestStats]:
@@ -165,4 +182,5 @@ def build_class_summary(folder: GradedFolder, now: dt.datetime | None = None) ->
         due=manifest.due, backend=manifest.backend, graded_at=manifest.graded_at,
         grader_version=manifest.grader_version,
         computed_in_sandbox=any(test.computed_in == "sandbox" for test in manifest.plan),
+        imported=import_info(folder),
     )

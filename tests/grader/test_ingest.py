@@ -494,3 +494,24 @@ def test_control_characters_in_folder_file_names_are_rejected(subs: Path, dest: 
     (alice / "bad\nname.py").write_text("x")
     with pytest.raises(UnsafeArchiveError, match="control characters"):
         prepare_workspace(SubmissionSource("alice", alice, "folder"), dest, STUDENT_FILES)
+
+
+def test_hash_tree_of_a_folder_equals_its_workspace_hash_despite_git_and_junk(subs: Path, tmp_path: Path) -> None:
+    repo = subs / "alice"
+    (repo / ".git" / "refs").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / "__pycache__").mkdir()
+    (repo / "__pycache__" / "lm.cpython-311.pyc").write_bytes(b"\0")
+    (repo / "lm.py").write_bytes(LM)
+    workspace = prepare_workspace(SubmissionSource("alice", repo, "folder"), tmp_path / "w", STUDENT_FILES)
+    assert sorted(workspace.files) == ["lm.py"]
+    assert hash_tree(repo) == workspace.content_hash  # so a rerun keeps the result
+
+
+def test_a_nested_zip_whose_folder_name_is_taken_is_kept_as_a_file(subs: Path, dest: Path) -> None:
+    inner = subs / "inner.zip"
+    make_zip(inner, {"x.txt": b"x"})
+    make_zip(subs / "bob.zip", {"lm.py": LM, "more.zip": inner.read_bytes(), "more/x.txt": b"y"})
+    ws = prepare_workspace(zip_source(subs / "bob.zip"), dest, STUDENT_FILES)
+    assert "kept more.zip as a file: more already exists" in ws.notes
+    assert sorted(ws.files) == ["lm.py", "more.zip", "more/x.txt"] and (ws.root / "more" / "x.txt").read_text() == "y"
