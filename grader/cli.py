@@ -20,6 +20,7 @@ import click
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.importers import FORMATS as IMPORT_FORMATS
 
 
 class GraderGroup(click.Group):
@@ -56,32 +57,59 @@ def main() -> None:
 @click.option("--sandbox", "sandbox", type=click.Choice(["auto", "bwrap", "landlock", "rlimits"]), default="auto",
               show_default=True, help="Isolation backend for student code (auto: the strongest available; see grader doctor).")
 @click.option("--cold", is_flag=True, help="Start a fresh interpreter per submission instead of forking the warm worker.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Grade on an existing Dask cluster, one task per submission (e.g. tcp://10.0.0.5:8786; "
+                   "needs nlm-grader[dask]; --jobs is then ignored).")
+@click.option("--cluster", type=click.Choice(["local"]), default=None,
+              help="Grade on an embedded Dask LocalCluster of --jobs worker processes (needs nlm-grader[dask]).")
+@click.option("--from", "source_format", type=click.Choice(list(IMPORT_FORMATS)), default="auto", show_default=True,
+              help="Layout of SUBMISSIONS: an LMS export, GitHub Classroom clones, or a folder per student "
+                   "(auto: detected, and the detection is printed).")
+@click.option("--roster", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV naming the students (id, name, email, canvas_id, sis_user_id, sis_login_id, section): "
+                   "LMS submissions take its ids; students without a submission get a 'missing' row.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the summary on stdout.")
 def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | None, regrade: bool,
-          only: tuple[str, ...], sandbox: str, cold: bool, output_format: str) -> None:
-    """Grade every submission in SUBMISSIONS (folders, .zip files or single files).
+          only: tuple[str, ...], sandbox: str, cold: bool, scheduler: str | None, cluster: str | None,
+          source_format: str, roster: Path | None, output_format: str) -> None:
+    """Grade every submission in SUBMISSIONS: a folder, or a .zip of submissions.
 
-    Each submission runs in its own worker process; the tests and the verdicts
-    run in the grader. Results are written as each submission finishes, so an
-    interrupted run resumes where it stopped.
+    SUBMISSIONS is a folder per student (or .zip files, or single files), a
+    Canvas bulk download, a Gradescope export, a Moodle or Blackboard
+    download, or a folder of GitHub Classroom clones (see --from). Notebooks
+    handed in for .py files are converted. Each submission runs in its own
+    worker process; the tests and the verdicts run in the grader. Results are
+    written as each submission finishes, so an interrupted run resumes where
+    it stopped.
 
     \b
     Example:
         grader grade examples/submissions/rnn_lm -a assignments/rnn_lm -o graded/ -j 2
+        grader grade submissions.zip -a assignments/rnn_lm --from canvas --roster roster.csv
+        grader grade examples/submissions/rnn_lm -a assignments/rnn_lm --scheduler tcp://127.0.0.1:8786
     """
     from grader.batch import grade_batch
     from grader.console import BatchProgress, print_summary, summary_as_json
     from grader.manifest import load_graded_folder
     from grader.report import write_reports
+    from grader.roster import load_roster
 
+    loaded_roster = load_roster(roster) if roster is not None else None
     with BatchProgress(enabled=output_format == "table") as progress:
         summary = grade_batch(submissions, assignment_path, out_dir, jobs=jobs, regrade=regrade, only=only,
-                              progress=progress.advance, on_start=progress.start, sandbox=sandbox, warm=not cold)
+                              progress=progress.advance, on_start=progress.start, sandbox=sandbox, warm=not cold,
+                              scheduler=scheduler, cluster=cluster, source_format=source_format, roster=loaded_roster)
+    if output_format == "table" and summary.imported is not None:
+        for line in summary.imported.lines():
+            click.echo(line, err=True)
+    for line in summary.retries:  # a lost worker or grading process: never silent
+        click.echo(f"warning: {line}", err=True)
     # Every result is saved by now; the reports cover the whole folder, earlier runs' results included.
     reports = write_reports(load_graded_folder(out_dir))
     if output_format == "json":
-        click.echo(json.dumps({**summary_as_json(summary), "reports": str(reports.index)}, indent=2))
+        imported = summary.imported.to_dict() if summary.imported is not None else None
+        click.echo(json.dumps({**summary_as_json(summary), "reports": str(reports.index), "import": imported}, indent=2))
     else:
         print_summary(summary)
         click.echo(f"reports: {reports.index} (class summary); per submission <id>/report.html and <id>/feedback.html")

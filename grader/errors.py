@@ -52,3 +52,7 @@ class BadArchiveError(SubmissionError):
 
 class ValidationFailed(InstructorError):
     """``grader validate`` ran, and at least one check of the assignment failed."""
+
+
+class DistributedError(InstructorError):
+    """Grading on a cluster cannot start: dask is not installed, or the scheduler cannot be reached."""

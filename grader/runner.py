@@ -36,7 +36,7 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
     result = SubmissionResult(
         student_id=source.student_id, assignment=assignment.name, assignment_version=assignment.version,
         status=GRADED, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        grader_version=__version__,
+        grader_version=__version__, submitted=source.submitted.to_dict(),
     )
     scratch = sandbox.new_scratch(prefix=f"grade-{source.student_id[:40]}-")
     try:
@@ -51,7 +51,7 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
         result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox)
         result.output = session.output(assignment.limits.output_kib * 1024)
         result.sandbox = {"backend": session.backend or sandbox.backend, "limits": session.limits_in_force,
-                          "worker_restarts": session.restarts}
+                          "worker_restarts": session.restarts, "timing": session.timing()}
         result.message = summary_message(result, syntax_problems)
     except SubmissionError as error:
         result.status = BROKEN

@@ -6,6 +6,12 @@ into a :class:`StudentFailure` (a failed test, never a crashed grader):
 an exception in student code, a timeout (the worker is killed), a crash or
 early exit, an oversized or malformed reply. After a kill, the next request
 starts a fresh worker; objects from the old one are gone.
+
+The session also keeps the clock: ``student_seconds`` is the wall time spent
+waiting for the worker's replies (student code running, plus the transfer of
+its arguments and results), ``worker_start_seconds`` the time spent starting
+workers. Grading time minus ``student_seconds`` is the grader's own overhead,
+which ``bench/grading_throughput.py`` reports.
 """
 from __future__ import annotations
 
@@ -83,12 +89,20 @@ class WorkerSession:
     _dropped: list[int] = field(default_factory=lambda: [0, 0])
     backend: str = ""
     limits_in_force: dict = field(default_factory=dict)
+    student_seconds: float = 0.0
+    worker_start_seconds: float = 0.0
+    requests: int = 0
+    _sent_at: float | None = None
 
     # -- lifecycle ------------------------------------------------------------
     def ensure_worker(self) -> WorkerProcess:
         if self.worker is None:
             launcher = self.launcher or default_sandbox().launch
-            self.worker = launcher(self.spec)
+            started = time.monotonic()
+            try:
+                self.worker = launcher(self.spec)
+            finally:
+                self.worker_start_seconds += time.monotonic() - started
             self.generation += 1
             self.backend = self.worker.backend
             self.limits_in_force = self.worker.limits_in_force
@@ -96,6 +110,7 @@ class WorkerSession:
 
     def kill_worker(self, reason: str) -> str:
         """Kill the current worker, keep its output, and say how it ended."""
+        self._clock()  # the student's time ends where the kill begins
         worker = self.worker
         if worker is None:
             return ""
@@ -121,6 +136,11 @@ class WorkerSession:
         self._dropped[0] += out_dropped
         self._dropped[1] += err_dropped
 
+    def timing(self) -> dict[str, float | int]:
+        """The session's clock as plain data (recorded in ``result.sandbox["timing"]``)."""
+        return {"student_seconds": round(self.student_seconds, 4),
+                "worker_start_seconds": round(self.worker_start_seconds, 4), "requests": self.requests}
+
     def output(self, cap_bytes: int) -> Output:
         """All output of every worker of this session, within one cap per stream."""
         stdout, stdout_extra = _cap("".join(self._stdout), cap_bytes)
@@ -137,27 +157,44 @@ class WorkerSession:
 
     def request(self, header: dict, encoded: Encoded | None = None) -> tuple[Any, list[bytes]]:
         """Send one request; return the reply's value tree and blobs, or raise a StudentFailure."""
-        worker = self._send(header, encoded)
-        reply, blobs = self._receive(worker)
+        try:
+            worker = self._send(header, encoded)
+            reply, blobs = self._receive(worker)
+        finally:
+            self._clock()
         if reply.get("event"):
             raise self._broken(worker, "sent an unexpected message on the grader's channel")
         return self._unwrap(reply), blobs
 
     def request_events(self, header: dict) -> Iterator[dict]:
         """Send a request whose reply is preceded by events (legacy mode); yield the events."""
-        worker = self._send(header, None)
-        while True:
-            reply, _ = self._receive(worker)
-            if reply.get("event"):
-                yield reply
-                continue
-            self._unwrap(reply)
-            return
+        try:
+            worker = self._send(header, None)
+            while True:
+                reply, _ = self._receive(worker)
+                if reply.get("event"):
+                    # What the caller does with an event is the grader's time, not the student's.
+                    self._clock()
+                    yield reply
+                    self._sent_at = time.monotonic()
+                    continue
+                self._unwrap(reply)
+                return
+        finally:
+            self._clock()
+
+    def _clock(self) -> None:
+        """Add the time since the request went out (if it did) to ``student_seconds``."""
+        if self._sent_at is not None:
+            self.student_seconds += time.monotonic() - self._sent_at
+            self._sent_at = None
+            self.requests += 1
 
     def _send(self, header: dict, encoded: Encoded | None) -> WorkerProcess:
         if self.remaining() <= 0:
             raise self._timeout(None)
         worker = self.ensure_worker()
+        self._sent_at = time.monotonic()  # worker start-up above is the sandbox's time, not the student's
         try:
             worker.channel.settimeout(self._socket_timeout())
             send_frame(worker.channel, header, encoded.blobs if encoded else [])
