@@ -40,20 +40,22 @@ _current: list[Diagnosis] | None = None
 
 def compare_with_oracle(got: Any, oracle: Callable[..., Any], *args: Any, what: str = "output", output: Selector = None,
                         rtol: float = 1e-5, atol: float = 1e-6, mistakes: Iterable[str] | None = None,
-                        **kwargs: Any) -> None:
+                        same: Same | None = None, **kwargs: Any) -> None:
     """Check ``got`` against ``oracle(*args, **kwargs)`` (the part picked by ``output``); on a mismatch, diagnose.
 
     Raises the :class:`~grader.testing.StudentFailure` of
     :func:`~grader.testing.assert_array_close` when the values differ, after
     recording which known mistakes were tried and which match. ``mistakes``
     limits the diagnosis to those catalogue ids (default: every variant of the
-    oracle).
+    oracle); ``same(got, candidate)`` decides whether a variant's output
+    matches (default: :func:`arrays_match` with ``rtol``/``atol``).
     """
     expected = _pick(oracle(*args, **kwargs), output)
     try:
         assert_array_close(got, expected, rtol=rtol, atol=atol, what=what)
     except StudentFailure:
-        explain_mismatch(got, oracle, *args, output=output, rtol=rtol, atol=atol, mistakes=mistakes, **kwargs)
+        explain_mismatch(got, oracle, *args, output=output, same=same, rtol=rtol, atol=atol, mistakes=mistakes,
+                         **kwargs)
         raise
 
 
@@ -77,24 +79,27 @@ def diagnose(got: Any, oracle: Callable[..., Any] | str, args: tuple = (), kwarg
     """Run every variant of ``oracle`` on ``args``/``kwargs``; those whose output matches ``got`` are named.
 
     A variant that raises (its mistake cannot be expressed for these inputs,
-    e.g. swapped weights of different shapes) simply does not match. Nothing
-    is recorded: see :func:`explain_mismatch`.
+    e.g. swapped weights of different shapes) neither matches nor counts as
+    checked, so "N classic mistakes checked" counts only those that ran.
+    Nothing is recorded: see :func:`explain_mismatch`. An oracle that no
+    catalogue entry shadows is the test author's error (ValueError).
     """
     kwargs = kwargs or {}
     same = same or (lambda student, candidate: arrays_match(student, candidate, rtol, atol))
     entries = shadowing(oracle, mistakes)
-    matched = []
+    if not entries:
+        raise ValueError(f"no mistake in reference/mistakes shadows {oracle_key(oracle)}; nothing to diagnose with")
+    matched, checked = [], []
     for entry in entries:
         try:
             candidate = _pick(entry.evaluate(*args, **kwargs), output)
             hit = bool(same(got, candidate))
         except Exception:  # noqa: BLE001 - a variant that cannot run on these inputs is no match
             continue
+        checked.append(entry.id)
         if hit:
             matched.append(MatchedMistake(entry.id, entry.title, entry.explanation))
-    if not entries:
-        raise ValueError(f"no mistake in reference/mistakes shadows {oracle_key(oracle)}; nothing to diagnose with")
-    return Diagnosis(matched=matched, checked=[entry.id for entry in entries])
+    return Diagnosis(matched=matched, checked=checked)
 
 
 def arrays_match(got: Any, candidate: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:

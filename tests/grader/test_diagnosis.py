@@ -42,6 +42,27 @@ def test_an_output_no_variant_gives_is_stated_as_unexplained(cell_inputs):
     assert found.text() == f"No known mistake explains this output ({len(found.checked)} classic mistakes checked)."
 
 
+def test_a_variant_that_cannot_run_on_the_inputs_is_not_counted_as_checked():
+    rng = np.random.default_rng(3)
+    x, h = rng.normal(size=(2, 3)), rng.normal(size=(2, 5))  # I = 3 != H = 5: transposed W_ih cannot multiply
+    weights = (rng.normal(size=(5, 3)), rng.normal(size=(5, 5)), rng.normal(size=5), rng.normal(size=5))
+    found = diagnose(rnn_cell(x, h, *weights) + 1.0, rnn_cell, (x, h, *weights))
+    assert "rnn_input_weights_transposed" not in found.checked
+    assert "rnn_missing_hidden_bias" in found.checked
+
+
+def test_compare_with_oracle_matches_variants_with_the_callers_rule(cell_inputs):
+    wrong = get("rnn_sigmoid_instead_of_tanh").evaluate(*cell_inputs)
+    diagnosis.start_test()
+    with pytest.raises(StudentFailure):
+        compare_with_oracle(wrong, rnn_cell, *cell_inputs, same=lambda got, candidate: False)
+    assert diagnosis.finish_test().matched == []
+    diagnosis.start_test()
+    with pytest.raises(StudentFailure):
+        compare_with_oracle(wrong, rnn_cell, *cell_inputs, same=lambda got, candidate: np.allclose(got, candidate))
+    assert [entry.id for entry in diagnosis.finish_test().matched] == ["rnn_sigmoid_instead_of_tanh"]
+
+
 def test_an_oracle_without_variants_is_an_instructor_error():
     with pytest.raises(ValueError, match="no mistake in reference/mistakes shadows numpy.add"):
         diagnose(1.0, np.add, (1.0, 2.0))

@@ -1,4 +1,4 @@
-"""A fixed-window feed-forward language model on edugrad (reference solution).
+"""Reference solution: a fixed-window feed-forward language model on edugrad.
 
 An order-``n`` model predicts ``w_t`` from the ``n - 1`` words before it:
 ``e = [E[w_{t-n+1}]; ...; E[w_{t-1}]]``, ``h = g(e W1 + b1)``, ``z = h U + b2``,
