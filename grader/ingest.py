@@ -8,10 +8,9 @@ LMS exports are read by :mod:`grader.importers`, which build the same
 into its own folder, where the required files sit at the top. A notebook handed in
 for a required ``.py`` file becomes that module (:mod:`grader.importers.notebook`).
 
-Submissions are hostile input. Nothing here follows a symbolic link or trusts a zip
-header: member names are checked before anything is written (no absolute paths,
-``..``, drive letters, backslash tricks, links, duplicates or control characters),
-sizes are checked from the headers *and* counted while streaming, and a failure
+Submissions are hostile input: the files are written by :mod:`grader.staging`,
+which follows no symbolic link and trusts no zip header (names checked before
+anything is written, sizes from the headers *and* while streaming), and a failure
 leaves the destination empty. Errors are :class:`~grader.errors.SubmissionError`
 subclasses that name the archive member, so they become that student's result.
 
@@ -26,12 +25,8 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import tempfile
 import unicodedata
-import zipfile
-import zlib
-from struct import error as struct_error
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,6 +35,7 @@ from typing import BinaryIO, Iterator, Sequence
 from grader.errors import BadArchiveError, SubmissionsFolderError, UnsafeArchiveError
 from grader.importers.notebook import notebook_to_module
 from grader.importers.record import Submitted
+from grader.staging import CHUNK, IngestLimits, Stager, copy_folder, extract_zip, junk_kind, junk_notes, repaired_name
 
 _KIND_ORDER = {"folder": 0, "zip": 1, "file": 2}  # who keeps the bare id on a collision
 _SKIPPED_IN_FOLDERS = (".git",)  # a cloned repository's history is not part of the submission
@@ -48,10 +44,7 @@ _SKIPPED_ENTRIES = {"__MACOSX"}
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
                      *(f"LPT{i}" for i in range(10))}
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_CHUNK = 64 * 1024
 _MAX_ID_LENGTH = 200
-_END_RECORD = getattr(zipfile, "_EndRecData", None)  # see _check_central_directory
 
 
 @dataclass(frozen=True)
@@ -67,19 +60,6 @@ class SubmissionSource:
     path: Path
     kind: str  # "folder" | "zip" | "file"
     submitted: Submitted = Submitted()
-
-
-@dataclass(frozen=True)
-class IngestLimits:
-    """How much one submission may hold. ``max_files`` counts every entry (files and folders)."""
-
-    max_files: int = 2000
-    max_total_bytes: int = 200 * 1024 * 1024
-    max_file_bytes: int = 50 * 1024 * 1024
-    max_compression_ratio: float = 200.0  # zip bomb guard, per member
-    # Smaller members are exempt from the ratio guard: a 10 KB blank file compresses
-    # 300:1 and is harmless; the size limits still bound them.
-    ratio_exempt_bytes: int = 1024 * 1024
 
 
 @dataclass
@@ -220,7 +200,7 @@ def prepare_workspace(source: SubmissionSource, dest: Path, student_files: Seque
     try:
         tree = staging / "tree"
         tree.mkdir()
-        stager = _Stager(tree, limits, source.path.name)
+        stager = Stager(tree, limits, source.path.name)
         _stage(source, stager, student_files)
         subdir = _choose_root(stager.files, student_files, stager.notes)
         prefix = f"{subdir}/" if subdir else ""
@@ -235,7 +215,7 @@ def prepare_workspace(source: SubmissionSource, dest: Path, student_files: Seque
     missing = [f for f in student_files if PurePosixPath(f).as_posix() not in files]
     _note_case_mismatches(missing, files, stager.notes)
     return Workspace(source.student_id, dest, files, missing, content_hash,
-                     stager.notes + _junk_notes(stager.junk))
+                     stager.notes + junk_notes(stager.junk))
 
 
 def extract_archive(archive: Path, dest: Path, limits: IngestLimits) -> int:
@@ -252,8 +232,8 @@ def extract_archive(archive: Path, dest: Path, limits: IngestLimits) -> int:
         raise FileExistsError(f"folder {dest} is not empty")
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
     try:
-        stager = _Stager(staging, limits, archive.name)
-        _extract_zip(Path(archive), stager, nested=False)
+        stager = Stager(staging, limits, archive.name)
+        extract_zip(Path(archive), stager, nested=False)
         for child in staging.iterdir():
             shutil.move(str(child), str(dest / child.name))
     finally:
@@ -278,12 +258,12 @@ def _convert_notebooks(root: Path, files: dict[str, str], student_files: Sequenc
         notes.extend(removals)
 
 
-def _stage(source: SubmissionSource, stager: _Stager, student_files: Sequence[str]) -> None:
+def _stage(source: SubmissionSource, stager: Stager, student_files: Sequence[str]) -> None:
     """Write the submission's files into the staging tree, whatever its kind."""
     if source.kind == "zip":
-        _extract_zip(source.path, stager)
+        extract_zip(source.path, stager)
     elif source.kind == "folder":
-        _copy_folder(source.path, stager, skip=_SKIPPED_IN_FOLDERS)
+        copy_folder(source.path, stager, skip=_SKIPPED_IN_FOLDERS)
     elif source.kind == "file":
         match = _match_student_file(source.path.name, student_files)
         target = match[1] if match else source.path.name
@@ -305,10 +285,10 @@ def hash_tree(root: Path) -> str:
     files = {}
     for path in _walk_regular_files(Path(root)):
         parts = path.relative_to(root).parts
-        if parts[0] in _SKIPPED_IN_FOLDERS or _junk_kind(parts) is not None:
+        if parts[0] in _SKIPPED_IN_FOLDERS or junk_kind(parts) is not None:
             continue  # left out of workspaces too
         with open(path, "rb") as handle:
-            rel = "/".join(_repaired_name(part)[0] for part in path.relative_to(root).parts)
+            rel = "/".join(repaired_name(part)[0] for part in path.relative_to(root).parts)
             files[rel] = _sha256_stream(handle)
     return _hash_entries(files)
 
@@ -322,7 +302,7 @@ def _hash_entries(files: dict[str, str]) -> str:
 
 def _sha256_stream(handle: BinaryIO) -> str:
     digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+    for chunk in iter(lambda: handle.read(CHUNK), b""):
         digest.update(chunk)
     return digest.hexdigest()
 
@@ -369,290 +349,3 @@ def _note_case_mismatches(missing: list[str], files: dict[str, str], notes: list
     for name in missing:
         if name.lower() in by_lower:
             notes.append(f"found {by_lower[name.lower()]} but expected {name} (names are case-sensitive)")
-
-
-def _junk_kind(parts: Sequence[str]) -> str | None:
-    if "__MACOSX" in parts or parts[-1].startswith("._"):
-        return "__MACOSX"
-    if "__pycache__" in parts:
-        return "__pycache__"
-    if parts[-1] == ".DS_Store":
-        return ".DS_Store"
-    return ".pyc" if parts[-1].endswith(".pyc") else None
-
-
-def _junk_notes(junk: Counter[str]) -> list[str]:
-    return [f"ignored {n} {kind} file{'s' * (n != 1)}" for kind, n in sorted(junk.items())]
-
-
-def _check_name(name: str, label: str) -> None:
-    """Reject names that no sane workspace holds: control characters, undecodable bytes."""
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise UnsafeArchiveError(f"{label}: name {name!r} contains control characters")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsafeArchiveError(f"{label}: name {name!r} is not valid UTF-8") from None
-
-
-def _repaired_name(name: str) -> tuple[str, bool]:
-    """A file name from disk made valid UTF-8: undecodable bytes read as Latin-1. ``(name, changed)``."""
-    try:
-        name.encode("utf-8")
-        return name, False
-    except UnicodeEncodeError:
-        return os.fsencode(name).decode("latin-1"), True
-
-
-class _Stager:
-    """Writes regular files under ``tree`` within the limits, hashing as it streams."""
-
-    def __init__(self, tree: Path, limits: IngestLimits, label: str) -> None:
-        self.tree, self.limits, self.label = tree, limits, label
-        self.entries = 0
-        self.total_bytes = 0
-        self.files: dict[str, str] = {}
-        self.notes: list[str] = []
-        self.junk: Counter[str] = Counter()
-
-    def count_entry(self, name: str) -> None:
-        self.entries += 1
-        if self.entries > self.limits.max_files:
-            raise UnsafeArchiveError(f"{self.label}: more than {self.limits.max_files} "
-                                     f"files and folders (at {name!r})")
-
-    def write(self, stream: BinaryIO, parts: Sequence[str], name: str) -> None:
-        """Stream ``stream`` to ``tree/parts``, stopping before any limit is passed."""
-        target = self.tree.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        digest, size = hashlib.sha256(), 0
-        try:
-            handle = os.open(target, flags, 0o644)
-        except FileExistsError:
-            raise BadArchiveError(f"{self.label}: two files claim the name {name!r} "
-                                  "(say which one to grade, or send one)") from None
-        with os.fdopen(handle, "wb") as out:
-            for chunk in iter(lambda: stream.read(_CHUNK), b""):
-                size += len(chunk)
-                if size > self.limits.max_file_bytes:
-                    raise UnsafeArchiveError(f"{self.label}: {name!r} is larger than "
-                                             f"{self.limits.max_file_bytes} bytes")
-                if self.total_bytes + size > self.limits.max_total_bytes:
-                    raise UnsafeArchiveError(f"{self.label}: files exceed "
-                                             f"{self.limits.max_total_bytes} bytes in all (at {name!r})")
-                out.write(chunk)
-                digest.update(chunk)
-        self.total_bytes += size
-        self.files["/".join(parts)] = digest.hexdigest()
-
-    def copy_file(self, path: Path, parts: Sequence[str]) -> bool:
-        """Copy a regular file without following links; ``False`` if it is not one."""
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            fd = os.open(path, flags)
-        except OSError as exc:
-            if os.path.islink(path):
-                return False
-            raise BadArchiveError(f"{self.label}: cannot read {path.name!r}: {exc.strerror}") from exc
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return False
-            self.write(handle, parts, "/".join(parts))
-        return True
-
-
-# ----------------------------------------------------------------- folders
-
-
-def _copy_folder(folder: Path, stager: _Stager, parts: tuple[str, ...] = (),
-                 skip: tuple[str, ...] = ()) -> None:
-    """Copy regular files and folders; links and special files are skipped with a note.
-
-    Top-level entries named in ``skip`` (``.git`` of a cloned repository) are left out.
-    """
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise BadArchiveError(f"{stager.label}: cannot read folder {folder.name!r}: {exc.strerror}") from exc
-    for entry in entries:
-        if not parts and entry.name in skip:
-            stager.notes.append(f"left out {entry.name} (not part of the submitted files)")
-            continue
-        name, repaired = _repaired_name(entry.name)
-        rel = parts + (name,)
-        shown = "/".join(rel)
-        _check_name(name, stager.label)
-        if repaired:
-            stager.notes.append(f"renamed {os.fsencode(entry.name)!r} to {shown!r}: the name was not UTF-8")
-        stager.count_entry(shown)
-        if entry.is_symlink():
-            stager.notes.append(f"skipped symbolic link {shown} (links are never followed)")
-        elif entry.is_dir(follow_symlinks=False):
-            _copy_folder(Path(entry.path), stager, rel)
-        elif (kind := _junk_kind(rel)) is not None:
-            stager.junk[kind] += 1
-        elif not stager.copy_file(Path(entry.path), rel):
-            stager.notes.append(f"skipped {shown}: not a regular file")
-
-
-# ----------------------------------------------------------------- zips
-
-
-def _extract_zip(archive: Path, stager: _Stager, prefix: tuple[str, ...] = (), nested: bool = True,
-                 label: str | None = None) -> None:
-    """Check every member of ``archive`` first, then stream the wanted ones out under ``prefix``.
-
-    With ``nested``, a ``.zip`` member is then extracted into a folder of its name
-    without ``.zip`` (one level only: zips inside it stay files), unless that name is
-    taken; every byte counts against the same limits.
-    """
-    label = label or archive.name
-    try:
-        handle = os.fdopen(os.open(archive, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
-    except OSError as exc:
-        raise BadArchiveError(f"{label}: cannot read the archive: {exc.strerror}") from exc
-    inner: list[tuple[str, ...]] = []
-    with handle:
-        _check_central_directory(handle, label, stager.limits)
-        try:
-            with zipfile.ZipFile(handle) as zf:
-                plan = _plan_members(zf, stager, label)
-                for _, parts in plan:  # cumulative over nested zips and several files
-                    stager.count_entry("/".join(parts))
-                for info, parts in plan:
-                    with zf.open(info) as member:
-                        stager.write(member, prefix + parts, "/".join(parts))
-                    if parts[-1].lower().endswith(".zip") and len(parts[-1]) > 4:
-                        inner.append(prefix + parts)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-            handle.seek(0)
-            if handle.read(4) != b"PK\x03\x04":
-                raise BadArchiveError(f"{label}: not a zip archive") from exc
-            raise BadArchiveError(f"{label}: truncated or damaged zip archive ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise BadArchiveError(f"{label}: a member name is marked UTF-8 but is not ({exc.reason})") from exc
-        except OSError as exc:  # e.g. a member name too long for this file system
-            raise BadArchiveError(f"{label}: cannot extract: {exc}") from exc
-    for parts in inner:
-        shown = "/".join(parts)
-        if not nested:
-            stager.notes.append(f"kept {shown} as a file: only one level of zips inside a zip is extracted")
-            continue
-        folder = parts[:-1] + (parts[-1][:-4],)
-        if stager.tree.joinpath(*folder).exists():
-            stager.notes.append(f"kept {shown} as a file: {'/'.join(folder)} already exists")
-            continue
-        _extract_zip(stager.tree.joinpath(*parts), stager, folder, nested=False, label=f"{label}: {shown}")
-        stager.tree.joinpath(*parts).unlink()
-        del stager.files[shown]
-        stager.notes.append(f"extracted the zip {shown} inside the submission into {'/'.join(folder)}/")
-
-
-def _check_central_directory(handle: BinaryIO, label: str, limits: IngestLimits) -> None:
-    """Refuse a central directory too big for ``max_files`` before zipfile parses all of it.
-
-    zipfile builds one object per entry, so a crafted directory of millions of entries
-    would exhaust memory first. ``_EndRecData`` is private but unchanged since Python 2;
-    without it the member count is still checked after parsing.
-    """
-    try:
-        end = _END_RECORD(handle) if _END_RECORD else None
-    except (OSError, ValueError, struct_error):
-        end = None
-    if end and end[4] > limits.max_files:
-        raise UnsafeArchiveError(f"{label}: {end[4]} members, more than {limits.max_files}")
-    if end and end[5] > limits.max_files * 1024:  # 1 KiB per entry: generous for real names
-        raise UnsafeArchiveError(f"{label}: a central directory of {end[5]} bytes is too big "
-                                 f"for {limits.max_files} members")
-    handle.seek(0)
-
-
-def _plan_members(zf: zipfile.ZipFile, stager: _Stager,
-                  label: str | None = None) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
-    """Validate every member; return the (member, path parts) of the files to write."""
-    label, limits = label or stager.label, stager.limits
-    infos = zf.infolist()
-    if len(infos) > limits.max_files:
-        raise UnsafeArchiveError(f"{label}: {len(infos)} members, more than {limits.max_files}")
-    seen: dict[str, str] = {}
-    dirs: set[tuple[str, ...]] = set()
-    plan = []
-    total = 0
-    for info in infos:
-        name = _member_name(info)
-        parts = _safe_parts(name, label)
-        file_type = _member_type(info, name, label)
-        dirs.update(parts[:i] for i in range(1, len(parts)))
-        if name.replace("\\", "/").endswith("/") or file_type == stat.S_IFDIR:
-            dirs.add(parts)
-            continue
-        if not parts:
-            raise UnsafeArchiveError(f"{label}: member {name!r} has an empty name")
-        # Case and Unicode-normalisation variants would overwrite each other on macOS and Windows.
-        key = unicodedata.normalize("NFC", "/".join(parts)).casefold()
-        if key in seen:
-            raise UnsafeArchiveError(f"{label}: duplicate member {name!r} (also {seen[key]!r})")
-        seen[key] = name
-        _check_member_size(info, name, label, limits)
-        total += info.file_size
-        if total > limits.max_total_bytes:
-            raise UnsafeArchiveError(f"{label}: members exceed {limits.max_total_bytes} bytes in all "
-                                     f"(at {name!r})")
-        if (kind := _junk_kind(parts)) is not None:
-            stager.junk[kind] += 1
-        else:
-            plan.append((info, parts))
-    clash = dirs & {parts for _, parts in plan}
-    if clash:
-        raise UnsafeArchiveError(f"{label}: {'/'.join(min(clash))!r} is both a file and a folder")
-    return plan
-
-
-def _member_type(info: zipfile.ZipInfo, name: str, label: str) -> int:
-    """The member's ``S_IFMT`` bits (0 when unset); links, devices and encryption are refused."""
-    file_type = stat.S_IFMT(info.external_attr >> 16)
-    if file_type == stat.S_IFLNK:
-        raise UnsafeArchiveError(f"{label}: member {name!r} is a symbolic link")
-    if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
-        raise UnsafeArchiveError(f"{label}: member {name!r} is a special file")
-    if info.flag_bits & 0x1:
-        raise BadArchiveError(f"{label}: member {name!r} is encrypted")
-    return file_type
-
-
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """The member's name; UTF-8 bytes stored without the UTF-8 flag are read as UTF-8."""
-    name = info.orig_filename
-    if not info.flag_bits & 0x800:
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return name
-
-
-def _safe_parts(name: str, label: str) -> tuple[str, ...]:
-    """Path components of a member name, or :class:`UnsafeArchiveError` if it could escape."""
-    _check_name(name, label)
-    unified = name.replace("\\", "/")
-    if unified.startswith("/") or _DRIVE.match(unified):
-        raise UnsafeArchiveError(f"{label}: member {name!r} has an absolute path")
-    parts = tuple(p for p in unified.split("/") if p not in ("", "."))
-    if ".." in parts:
-        raise UnsafeArchiveError(f"{label}: member {name!r} points outside the archive ('..')")
-    if any(_DRIVE.match(p) for p in parts):
-        raise UnsafeArchiveError(f"{label}: member {name!r} holds a drive letter")
-    return parts
-
-
-def _check_member_size(info: zipfile.ZipInfo, name: str, label: str, limits: IngestLimits) -> None:
-    if info.file_size > limits.ratio_exempt_bytes:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > limits.max_compression_ratio:
-            raise UnsafeArchiveError(f"{label}: member {name!r} expands {ratio:.0f}:1 "
-                                     f"(more than {limits.max_compression_ratio:g}:1; a zip bomb?)")
-    if info.file_size > limits.max_file_bytes:
-        raise UnsafeArchiveError(f"{label}: member {name!r} is {info.file_size} bytes, more than "
-                                 f"{limits.max_file_bytes}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import ingest
+from grader import ingest, staging
 from grader.errors import (BadArchiveError, SubmissionError, SubmissionsFolderError,
                            UnsafeArchiveError)
 from grader.ingest import (IngestLimits, SubmissionSource, discover_submissions, hash_tree,
@@ -330,7 +330,7 @@ def test_a_name_that_is_both_file_and_folder_rejects_the_archive(subs: Path, des
 def test_too_many_members_reject_the_archive(subs: Path, dest: Path, end_record: bool,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     if not end_record:
-        monkeypatch.setattr(ingest, "_END_RECORD", None)
+        monkeypatch.setattr(staging, "_END_RECORD", None)
     path = make_zip(subs / "bob.zip", {f"f{i}.py": b"" for i in range(5)})
     with pytest.raises(UnsafeArchiveError, match="5 members, more than 3"):
         prepare_workspace(zip_source(path), dest, STUDENT_FILES, IngestLimits(max_files=3))
@@ -396,7 +396,7 @@ def test_streaming_limit_stops_writing_when_real_bytes_exceed_it(
         subs: Path, dest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The header check is switched off: only the count of real bytes can stop this member."""
     path = make_zip(subs / "bob.zip", {"lm.py": LM, "big.bin": os.urandom(300_000)})
-    monkeypatch.setattr(ingest, "_check_member_size", lambda *args: None)
+    monkeypatch.setattr(staging, "_check_member_size", lambda *args: None)
     monkeypatch.setattr(ingest.shutil, "rmtree", lambda *a, **k: None)
     limits = IngestLimits(max_file_bytes=100_000)
     with pytest.raises(UnsafeArchiveError, match="'big.bin' is larger than 100000 bytes"):
