@@ -32,7 +32,7 @@ from grader.config import Assignment, load_assignment
 from grader.distributed import open_executor
 from grader.errors import InstructorError
 from grader.importers.driver import SOURCES_DIR, ImportReport, import_submissions, write_import_report
-from grader.ingest import SubmissionSource, hash_tree
+from grader.ingest import SubmissionSource
 from grader.manifest import manifest_for, write_manifest
 from grader.plan import PlannedTest, collect_plan
 from grader.sandbox.probe import choose_backend
@@ -129,19 +129,23 @@ def up_to_date_result(out_dir: Path, source: SubmissionSource, assignment: Assig
         return None
     if previous.assignment_version != assignment.version or previous.assignment_fingerprint != fingerprint:
         return None
-    return previous if previous.content_hash == source_hash(source) else None
+    return previous if previous.content_hash == source_hash(source, assignment.student_files) else None
 
 
-def source_hash(source: SubmissionSource) -> str:
-    """The content hash a fresh grading would record (cheap: no extraction for folders)."""
-    from grader.ingest import prepare_workspace  # local: only needed for archives
+def source_hash(source: SubmissionSource, student_files: Sequence[str]) -> str:
+    """The content hash a fresh grading would record: the same workspace, built and hashed the same way.
 
-    if source.kind == "folder":
-        return hash_tree(source.path)
+    The workspace decides what is hashed (a sub-folder chosen as the root, a
+    folder's ``.git`` and junk left out), so a rerun compares like with like for
+    folders, zips and single files; a broken submission hashes as ``""`` and is
+    graded (and recorded) again.
+    """
+    from grader.ingest import prepare_workspace
+
     with tempfile.TemporaryDirectory(prefix="grader-hash-") as scratch:
         try:
-            return prepare_workspace(source, Path(scratch) / "work", ()).content_hash
-        except Exception:  # noqa: BLE001 - a broken archive is regraded (and recorded) anyway
+            return prepare_workspace(source, Path(scratch) / "work", student_files).content_hash
+        except Exception:  # noqa: BLE001 - a broken submission is regraded (and recorded) anyway
             return ""
 
 

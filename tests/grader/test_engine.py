@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,24 @@ def test_rerun_reuses_unchanged_results_and_regrades_changed_ones(tmp_path):
     assert {r.student_id: r.total for r in third.results} == {"correct": 13, "wrong": 13}
     forced = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=2, regrade=True)
     assert forced.reused == []
+
+
+def test_rerun_reuses_zips_and_folders_whose_files_sit_in_a_sub_folder(tmp_path):
+    """The rerun hashes the workspace the grading built (sub-folder root, files outside it left out)."""
+    submissions = tmp_path / "subs"
+    (submissions / "bob" / "hw1").mkdir(parents=True)
+    (submissions / "bob" / "hw1" / "toy.py").write_text(CORRECT_TOY)
+    (submissions / "bob" / "notes.txt").write_text("outside the root")
+    with zipfile.ZipFile(submissions / "alice.zip", "w") as archive:
+        archive.writestr("hw1/toy.py", CORRECT_TOY)
+        archive.writestr("README.md", "outside the root")
+    out = tmp_path / "out"
+    first = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1)
+    assert {r.student_id: r.total for r in first.results} == {"alice": 13, "bob": 13}
+    again = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1)
+    assert sorted(again.reused) == ["alice", "bob"]
+    (submissions / "bob" / "notes.txt").write_text("still outside the root: not graded, not hashed")
+    assert sorted(grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1).reused) == ["alice", "bob"]
 
 
 def test_interrupted_batch_loses_only_submissions_in_flight_and_resumes(tmp_path):
