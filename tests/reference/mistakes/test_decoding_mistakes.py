@@ -116,11 +116,12 @@ def test_attention_mistakes_with_the_dot_score(rng):
     assert "attention_no_mask" in checked
 
 
-def test_mask_mistakes_are_no_match_without_padding(rng):
+def test_mask_mistakes_are_not_tried_without_padding(rng):
+    """Without padding a missing mask changes nothing: the variant declines, and is not counted as checked."""
     from grader.diagnosis import diagnose
 
     q, k = float_inputs(rng, (2, 3), (2, 4, 3))
     full = np.ones((2, 4), dtype=bool)
     got = attention(q, k, k, mask=full)[1] + 0.1
     diagnosis = diagnose(got, attention, (q, k, k), {"mask": full}, output=1)
-    assert diagnosis.matched == [] and "attention_no_mask" in diagnosis.checked
+    assert diagnosis.matched == [] and "attention_no_mask" not in diagnosis.checked

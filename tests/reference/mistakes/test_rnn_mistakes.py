@@ -63,11 +63,12 @@ def test_with_input_size_other_than_hidden_size_swapped_weights_cannot_apply(rng
     assert named == [f"{short}_missing_biases"]
 
 
-def test_a_variant_that_cannot_apply_raises_and_is_no_match(rng):
+def test_a_variant_that_cannot_apply_raises_and_is_neither_matched_nor_counted(rng):
     x, h, w_ih, w_hh = float_inputs(rng, (B, 2), (B, H), (H, 2), (H, H))
     got = rnn_cell(x, h, w_ih, w_hh) + 1.0
     diagnosis = diagnose(got, rnn_cell, (x, h, w_ih, w_hh))
-    assert diagnosis.matched == [] and "rnn_weights_swapped" in diagnosis.checked
+    assert diagnosis.matched == [] and "rnn_weights_swapped" not in diagnosis.checked
+    assert "rnn_missing_hidden_bias" in diagnosis.checked
 
 
 def test_running_over_padding(rng):
