@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import io
+import os
 import sys
+import types
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from _pytest._code import code as _pytest_code
+from _pytest.assertion import rewrite as _assertion_rewrite
 
 from grader.config import VISIBILITIES, Assignment
 from grader.errors import AssignmentConfigError
@@ -62,6 +69,84 @@ def write_pytest_ini(directory: Path) -> Path:
     return path
 
 
+# Assertion-rewritten code of test files and conftest.py files, kept for the life of the grading process.
+# Every submission's pytest run imports the test modules afresh (new module objects, new fixtures), but
+# parsing, rewriting and compiling the same source again gives the same code object, so that is done once.
+_REWRITTEN: dict[tuple[str, bytes, bool], tuple[bytes, types.CodeType]] = {}
+_REWRITTEN_MAX = 256
+
+
+def _rewrite_once(original):
+    def rewrite_test(fn: Path, config) -> tuple[bytes, types.CodeType]:
+        source = fn.read_bytes()
+        # The rewriter reads one setting from the config (enable_assertion_pass_hook); it is part of the key.
+        pass_hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
+        key = (os.fspath(fn), hashlib.sha256(source).digest(), pass_hook)
+        cached = _REWRITTEN.get(key)
+        if cached is None:
+            cached = original(fn, config)
+            if len(_REWRITTEN) >= _REWRITTEN_MAX:
+                _REWRITTEN.clear()
+            _REWRITTEN[key] = cached
+        return cached
+
+    rewrite_test.original = original
+    return rewrite_test
+
+
+# The syntax trees pytest parses to show the statement of each traceback entry of a failed test. pytest
+# caches them for one failure only (by file path), so a submission whose tests fail parsed the test files,
+# conftest.py and the grader's modules again for every failed test: most of the grading time of a broken
+# submission. Kept here by the source text itself, the tree is reused only for exactly the same source.
+_STATEMENT_TREES: dict[str, ast.AST] = {}
+_STATEMENT_TREES_MAX = 64
+
+
+def _statement_trees_once(original):
+    def getstatementrange_ast(lineno, source, assertion=False, astnode=None):
+        if astnode is None:
+            content = str(source)
+            astnode = _STATEMENT_TREES.get(content)
+            if astnode is None:
+                # What pytest does (see #4260 there: no duplicate warnings while parsing).
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    astnode = ast.parse(content, "source", "exec")
+                if len(_STATEMENT_TREES) >= _STATEMENT_TREES_MAX:
+                    _STATEMENT_TREES.clear()
+                _STATEMENT_TREES[content] = astnode
+        return original(lineno, source, assertion, astnode)
+
+    getstatementrange_ast.original = original
+    return getstatementrange_ast
+
+
+@contextlib.contextmanager
+def _patched(module, name: str, make) -> Iterator[None]:
+    """``module.name`` replaced by ``make(original)`` within the block; left alone where pytest's internals
+    do not look as expected (another pytest version) or the block is nested."""
+    original = getattr(module, name, None)
+    if original is None or hasattr(original, "original"):
+        yield
+        return
+    setattr(module, name, make(original))
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+@contextlib.contextmanager
+def rewritten_code_cache() -> Iterator[None]:
+    """Within the block, pytest reuses what it made for unchanged source in an earlier run of this process:
+    the assertion-rewritten code of test modules and conftest.py files, and the syntax trees it reads to
+    report a failure. Results are unchanged: the same source gives the same code and the same trees.
+    """
+    with _patched(_assertion_rewrite, "_rewrite_test", _rewrite_once), \
+            _patched(_pytest_code, "getstatementrange_ast", _statement_trees_once):
+        yield
+
+
 class _Collector:
     def __init__(self, assignment: Assignment) -> None:
         self.assignment = assignment
@@ -106,7 +191,7 @@ def collect_plan(assignment: Assignment, work_dir: Path) -> list[PlannedTest]:
         collector = _Collector(assignment)
         args = pytest_base_args(assignment, write_pytest_ini(work_dir)) + ["--collect-only"]
         args += [str(assignment.root / path) for path in default_visibility]
-        with contextlib.redirect_stdout(io.StringIO()) as captured:
+        with contextlib.redirect_stdout(io.StringIO()) as captured, rewritten_code_cache():
             exit_code = pytest.main(args, plugins=[collector])
         forget_modules_under(assignment.root)
         if collector.errors or exit_code not in (0, 5):

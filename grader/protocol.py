@@ -91,18 +91,80 @@ class Encoded:
     blobs: list[bytes] = field(default_factory=list)
 
 
+# ``np.save`` and ``np.load`` spend most of their time writing and parsing the ``.npy`` header (a Python
+# literal, read with ``ast.literal_eval``), and the same few headers come back request after request. The
+# headers are cached here: what numpy wrote or parsed once for a (dtype, shape) is reused byte for byte.
+# Anything unusual (a structured dtype, a format version other than 1.0, a header numpy refuses, a length
+# that does not match) takes numpy's own path, so the bytes and the errors are numpy's.
+_NPY_V1 = b"\x93NUMPY\x01\x00"
+_HEADER_CACHE_MAX = 4096
+_SAVED_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
+_READ_HEADERS: dict[bytes, tuple[np.dtype, tuple[int, ...], bool]] = {}
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= _HEADER_CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
 def array_to_npy(array: np.ndarray) -> bytes:
     """The ``.npy`` bytes of a numeric or boolean array; object arrays are refused."""
     array = np.asarray(array)
     if array.dtype.hasobject:
         raise ProtocolError(f"arrays of dtype {array.dtype} (Python objects) cannot cross the sandbox boundary")
+    array = np.asarray(array, order="C")
+    dtype = array.dtype
+    simple = dtype.names is None and dtype.subdtype is None and not dtype.metadata
+    key = (dtype.str, array.shape)
+    header = _SAVED_HEADERS.get(key) if simple else None
+    if header is not None:
+        return header + array.tobytes()
     buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
-    return buffer.getvalue()
+    np.save(buffer, array, allow_pickle=False)
+    data = buffer.getvalue()
+    if simple:
+        split = len(data) - array.nbytes
+        if data.startswith(_NPY_V1) and data[split:] == array.tobytes():
+            _remember(_SAVED_HEADERS, key, data[:split])
+    return data
+
+
+def _read_header(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int] | None:
+    """(dtype, shape, fortran_order, data offset) of a version 1.0 ``.npy`` blob whose header numpy accepts."""
+    if len(data) < 10 or not data.startswith(_NPY_V1):
+        return None
+    start = 10 + int.from_bytes(data[8:10], "little")
+    if len(data) < start:
+        return None
+    header = data[10:start]
+    parsed = _READ_HEADERS.get(header)
+    if parsed is None:
+        try:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(io.BytesIO(data[8:start]))
+        except Exception:  # noqa: BLE001 - numpy's own path below raises numpy's error
+            return None
+        if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+            return None
+        parsed = (dtype, tuple(shape), bool(fortran_order))
+        _remember(_READ_HEADERS, header, parsed)
+    return (*parsed, start)
 
 
 def npy_to_array(data: bytes) -> np.ndarray:
     """Read ``.npy`` bytes without ever unpickling."""
+    known = _read_header(data)
+    if known is not None:
+        dtype, shape, fortran_order, start = known
+        count = math.prod(shape)
+        if len(data) - start == count * dtype.itemsize:
+            # What np.load does with a file-like object (numpy.lib.format.read_array): a fresh, writable array.
+            array = np.ndarray(count, dtype=dtype)
+            if count and dtype.itemsize:
+                array[:] = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+            if fortran_order:
+                return array.reshape(shape[::-1]).transpose()
+            return array.reshape(shape)
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:  # numpy's message for pickled/object content
@@ -164,6 +226,17 @@ def encode_plain(value: Any, encoded: Encoded | None = None, max_depth: int = 64
 def _encode_plain(value: Any, blobs: list[bytes], depth: int) -> Any:
     if depth < 0:
         raise ProtocolError("value nested too deeply")
+    # The common exact types first; each gives what its branch of the chain below gives.
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else encode_float(value)
+    if kind is list:
+        return [_encode_plain(item, blobs, depth - 1) for item in value]
+    if kind is np.ndarray:
+        blobs.append(array_to_npy(value))
+        return {"$": "array", "blob": len(blobs) - 1, "origin": "numpy"}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):

@@ -48,9 +48,13 @@ class GradingPlugin:
     assignment_root: Path
     outcomes: dict[str, _Outcome] = field(default_factory=dict)
     missing_files: tuple[str, ...] = ()
+    _relative_paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def test_id(self, item: pytest.Item) -> str:
-        relative = Path(str(item.path)).resolve().relative_to(self.assignment_root).as_posix()
+        path = str(item.path)
+        relative = self._relative_paths.get(path)
+        if relative is None:  # resolve() asks the file system: once per test file and submission, not per hook
+            relative = self._relative_paths[path] = Path(path).resolve().relative_to(self.assignment_root).as_posix()
         return f"{relative}::{item.nodeid.split('::', 1)[1]}"
 
     # -- fixtures ------------------------------------------------------------------

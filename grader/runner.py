@@ -22,7 +22,7 @@ from grader.config import Assignment
 from grader.errors import SubmissionError
 from grader.ingest import SubmissionSource, Workspace, prepare_workspace
 from grader.sandbox import Sandbox, WorkerSpec, default_sandbox
-from grader.plan import PlannedTest, forget_modules_under, pytest_base_args, write_pytest_ini
+from grader.plan import PlannedTest, forget_modules_under, pytest_base_args, rewritten_code_cache, write_pytest_ini
 from grader.pytest_plugin import GradingPlugin
 from grader.results import BROKEN, FAILED, GRADED, GRADER_FAILURE, PASSED, TIMEOUT, SubmissionResult, TestResult
 from grader.session import StudentFailure, WorkerSession
@@ -128,7 +128,7 @@ def run_trusted_tests(assignment: Assignment, plan: list[PlannedTest], workspace
     guard_seconds = max(assignment.limits.test_seconds * 3 + 10, 30)
     args = pytest_base_args(assignment, write_pytest_ini(scratch)) + ["-p", "timeout", f"--timeout={guard_seconds:g}"]
     args += [str(assignment.root / path) for path, _ in assignment.test_files()]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), rewritten_code_cache():
         pytest.main(args, plugins=[plugin])
     forget_modules_under(assignment.root)
     return plugin.results()

@@ -354,9 +354,11 @@ class Kit:
     def generator(self, seed: int):  # a torch.Generator created and seeded in the worker
         return self.student.module("torch").Generator().manual_seed(int(seed))
 
-    def generate(self, model, bos, eos, max_len, temperature, generator, vocab: int) -> list[int]:
+    def generate(self, model, bos, eos, max_len, temperature, generator, vocab: int, function=None) -> list[int]:
+        """The student's ``generate`` (``function``: the remote ``lm.generate`` already looked up, for many calls)."""
         label = f"generate(bos_id={bos}, eos_id={eos}, max_len={max_len}, temperature={temperature:g})"
-        out = self.call("generate", self.lm.generate, model, bos, eos, max_len, temperature=temperature, generator=generator)
+        function = function if function is not None else self.lm.generate
+        out = self.call("generate", function, model, bos, eos, max_len, temperature=temperature, generator=generator)
         if isinstance(out, np.ndarray) and out.ndim == 1 and out.dtype.kind in "iu":
             out = out.tolist()
         if not isinstance(out, (list, tuple)) or not all(type(t) is int for t in out):
@@ -427,8 +429,11 @@ class Kit:
         model, _ = self.model(V, E, H, weights=weights)
         self.check_model_for("generate", model, weights, bos)
         generator, counts = self.generator(self.rng.integers(2**31)), np.zeros(V, dtype=int)
+        # Looked up once, not once per draw: the first failing call ends the loop, so every call of the loop
+        # goes to the same worker (a handle from before a restart is never used).
+        generate = self.lm.generate
         for _ in range(draws):
-            out = self.generate(model, bos, eos, 1, temperature, generator, V)
+            out = self.generate(model, bos, eos, 1, temperature, generator, V, function=generate)
             counts[out[0] if out else eos] += 1
         p_values = [binomial_p_value(int(counts[i]), draws, want[i]) for i in range(V)]
         worst = int(np.argmin(p_values))
