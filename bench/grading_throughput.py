@@ -232,10 +232,18 @@ def targets(one: Run, two: Run, baseline: Run) -> list[str]:
         (one.results[s].duration - student_seconds(one.results[s]))
         - (baseline.results[s].duration - student_seconds(baseline.results[s])) for s in same) * 1000
     baseline_ms = statistics.median(baseline.overheads()) * 1000
+    # Two lanes can at best double throughput only if a submission takes as long beside another as alone.
+    both = sorted(set(one.results) & set(two.results))
+    slowdown = sum(two.results[s].duration for s in both) / sum(one.results[s].duration for s in both)
+    startup = one.wall - sum(r.duration for r in one.results.values())
     return ["## Targets (2 cores)", "",
             f"Of the overhead, the trusted tests' own work (pytest, the oracles, the proxy's encoding) is what the "
             f"in-process baseline shows: median {baseline_ms:.0f} ms. The sandbox's share, the median over the same "
             f"submissions of (sandboxed overhead minus in-process overhead), is {sandbox_share:.0f} ms.", "",
+            f"With two at a time, each submission took {slowdown:.2f}x as long as alone (summed over the batch): "
+            f"a job is two busy processes (the grading process and its sandboxed worker) and the coordinator "
+            f"shares the cores too, so two lanes on two cores give at most {2 / slowdown:.2f}x, before the "
+            f"one-time start-up ({startup:.1f} s at `--jobs 1`) and the hanging submission's lane are counted.", "",
             "| target | measured | result |", "|---|---:|---|",
             f"| overhead median under {TARGET_OVERHEAD_MS:g} ms (warm, `--jobs 1`) | {median_ms:.0f} ms | "
             f"{verdict(median_ms < TARGET_OVERHEAD_MS, f'{median_ms - TARGET_OVERHEAD_MS:.0f} ms')} |",
