@@ -129,7 +129,8 @@ def up_to_date_result(out_dir: Path, source: SubmissionSource, assignment: Assig
         return None
     if previous.assignment_version != assignment.version or previous.assignment_fingerprint != fingerprint:
         return None
-    return previous if previous.content_hash == source_hash(source, assignment.student_files) else None
+    current = source_hash(source, assignment.student_files)
+    return previous if current and previous.content_hash == current else None  # "": broken, always regraded
 
 
 def source_hash(source: SubmissionSource, student_files: Sequence[str]) -> str:

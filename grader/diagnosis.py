@@ -69,7 +69,8 @@ def explain_mismatch(got: Any, oracle: Callable[..., Any] | str, *args: Any, out
     default compares numbers with ``rtol``/``atol``.
     """
     diagnosis = diagnose(got, oracle, args, kwargs, output=output, same=same, rtol=rtol, atol=atol, mistakes=mistakes)
-    record(diagnosis)
+    if diagnosis.checked:  # when no variant could run on these inputs there is nothing to say
+        record(diagnosis)
     return diagnosis
 
 

@@ -85,6 +85,8 @@ def _rewrite_once(original):
         cached = _REWRITTEN.get(key)
         if cached is None:
             cached = original(fn, config)
+            if isinstance(cached[0], os.stat_result):  # older pytest returns the file's stat: never reuse one
+                return cached
             if len(_REWRITTEN) >= _REWRITTEN_MAX:
                 _REWRITTEN.clear()
             _REWRITTEN[key] = cached

@@ -144,7 +144,7 @@ def _read_header(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int] | N
             shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(io.BytesIO(data[8:start]))
         except Exception:  # noqa: BLE001 - numpy's own path below raises numpy's error
             return None
-        if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+        if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None or min(shape, default=0) < 0:
             return None
         parsed = (dtype, tuple(shape), bool(fortran_order))
         _remember(_READ_HEADERS, header, parsed)
@@ -152,22 +152,29 @@ def _read_header(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int] | N
 
 
 def npy_to_array(data: bytes) -> np.ndarray:
-    """Read ``.npy`` bytes without ever unpickling."""
+    """Read ``.npy`` bytes without ever unpickling; a blob numpy refuses, or one shorter than its header
+    declares, is a :class:`ProtocolError` (checked before anything of the declared size is allocated)."""
     known = _read_header(data)
     if known is not None:
         dtype, shape, fortran_order, start = known
         count = math.prod(shape)
+        if len(data) - start < count * dtype.itemsize:
+            raise ProtocolError(f"refused an array blob: its header declares {count * dtype.itemsize} bytes of "
+                                f"data, it holds {len(data) - start}")
         if len(data) - start == count * dtype.itemsize:
-            # What np.load does with a file-like object (numpy.lib.format.read_array): a fresh, writable array.
-            array = np.ndarray(count, dtype=dtype)
-            if count and dtype.itemsize:
-                array[:] = np.frombuffer(data, dtype=dtype, count=count, offset=start)
-            if fortran_order:
-                return array.reshape(shape[::-1]).transpose()
-            return array.reshape(shape)
+            try:
+                # What np.load does with a file-like object (numpy.lib.format.read_array): a fresh, writable array.
+                array = np.ndarray(count, dtype=dtype)
+                if count and dtype.itemsize:
+                    array[:] = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+                if fortran_order:
+                    return array.reshape(shape[::-1]).transpose()
+                return array.reshape(shape)
+            except (ValueError, OverflowError, MemoryError) as error:  # e.g. a huge shape of zero-size items
+                raise ProtocolError(f"refused an array blob: {error}") from None
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as error:  # numpy's message for pickled/object content
+    except (ValueError, OverflowError, MemoryError) as error:  # pickled/object content, a header numpy refuses
         raise ProtocolError(f"refused an array blob: {error}") from None
     if not isinstance(array, np.ndarray):
         raise ProtocolError("an array blob held something other than one array")

@@ -51,6 +51,16 @@ def test_a_variant_that_cannot_run_on_the_inputs_is_not_counted_as_checked():
     assert "rnn_missing_hidden_bias" in found.checked
 
 
+def test_nothing_is_recorded_when_no_variant_could_run():
+    rng = np.random.default_rng(4)
+    x, h = rng.normal(size=(2, 3)), rng.normal(size=(2, 5))
+    weights = (rng.normal(size=(5, 3)), rng.normal(size=(5, 5)))
+    diagnosis.start_test()
+    found = explain_mismatch(rnn_cell(x, h, *weights) + 1.0, rnn_cell, x, h, *weights,
+                             mistakes=["rnn_input_weights_transposed"])
+    assert found.checked == [] and diagnosis.finish_test() is None
+
+
 def test_compare_with_oracle_matches_variants_with_the_callers_rule(cell_inputs):
     wrong = get("rnn_sigmoid_instead_of_tanh").evaluate(*cell_inputs)
     diagnosis.start_test()

@@ -164,7 +164,7 @@ def test_rerun_reuses_unchanged_results_and_regrades_changed_ones(tmp_path):
 
 
 def test_rerun_reuses_zips_and_folders_whose_files_sit_in_a_sub_folder(tmp_path):
-    """The rerun hashes the workspace the grading built (sub-folder root, files outside it left out)."""
+    """The rerun hashes the workspace the grading built (sub-folder root, files outside it left out); broken ones are regraded."""
     submissions = tmp_path / "subs"
     (submissions / "bob" / "hw1").mkdir(parents=True)
     (submissions / "bob" / "hw1" / "toy.py").write_text(CORRECT_TOY)
@@ -172,13 +172,19 @@ def test_rerun_reuses_zips_and_folders_whose_files_sit_in_a_sub_folder(tmp_path)
     with zipfile.ZipFile(submissions / "alice.zip", "w") as archive:
         archive.writestr("hw1/toy.py", CORRECT_TOY)
         archive.writestr("README.md", "outside the root")
+    (submissions / "carol.zip").write_bytes(b"not a zip at all")
     out = tmp_path / "out"
     first = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1)
-    assert {r.student_id: r.total for r in first.results} == {"alice": 13, "bob": 13}
+    assert {r.student_id: r.total for r in first.results} == {"alice": 13, "bob": 13, "carol": 0}
     again = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1)
-    assert sorted(again.reused) == ["alice", "bob"]
+    assert sorted(again.reused) == ["alice", "bob"]  # a broken submission is graded (and recorded) again
     (submissions / "bob" / "notes.txt").write_text("still outside the root: not graded, not hashed")
-    assert sorted(grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1).reused) == ["alice", "bob"]
+    (submissions / "carol.zip").unlink()
+    with zipfile.ZipFile(submissions / "carol.zip", "w") as archive:
+        archive.writestr("toy.py", CORRECT_TOY)
+    third = grade_batch(submissions, TOY_ASSIGNMENT, out, jobs=1)
+    assert sorted(third.reused) == ["alice", "bob"]
+    assert {r.student_id: r.total for r in third.results}["carol"] == 13
 
 
 def test_interrupted_batch_loses_only_submissions_in_flight_and_resumes(tmp_path):

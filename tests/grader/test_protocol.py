@@ -46,6 +46,36 @@ def test_a_pickled_array_blob_is_never_unpickled():
         npy_to_array(buffer.getvalue())
 
 
+def npy_blob(header: str, data: bytes = b"") -> bytes:
+    """A version 1.0 ``.npy`` blob with a hand-written (possibly lying) header, padded as numpy pads it."""
+    text = header + " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
+
+
+@pytest.mark.parametrize("header, data", [
+    ("{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,), }", b"\0" * 16),  # claims 8 TB, holds 16 B
+    ("{'descr': '<f8', 'fortran_order': False, 'shape': (-1, -1), }", b"\0" * 8),   # negative dimensions
+    ("{'descr': '<f8', 'fortran_order': False, 'shape': (0, -5), }", b""),
+    ("{'descr': '|V0', 'fortran_order': False, 'shape': (2**62, 2**62), }", b""),    # zero-size items, huge shape
+    ("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", b"\0" * 23),      # one byte short
+], ids=["lying-size", "negative", "negative-empty", "zero-itemsize", "short"])
+def test_a_crafted_array_blob_is_a_protocol_error_without_allocating_what_it_claims(header, data):
+    with pytest.raises(ProtocolError, match="refused an array blob"):
+        npy_to_array(npy_blob(header, data))
+
+
+def test_decoded_arrays_match_numpy_for_orders_and_byte_orders():
+    for array in (np.asfortranarray(np.arange(12.0).reshape(3, 4)), np.arange(5, dtype=">i4"),
+                  np.zeros((2, 0, 3), dtype=np.float32), np.array(7, dtype=np.uint8)):
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        back = npy_to_array(buffer.getvalue())
+        want = np.load(io.BytesIO(buffer.getvalue()))
+        assert back.dtype == want.dtype and back.shape == want.shape and back.flags.writeable
+        assert back.flags.f_contiguous == want.flags.f_contiguous
+        np.testing.assert_array_equal(back, want)
+
+
 def test_unknown_tags_and_missing_blobs_are_errors():
     with pytest.raises(ProtocolError, match="unknown value tag"):
         decode_tree({"$": "pickle", "data": "..."}, [])

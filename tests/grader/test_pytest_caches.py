@@ -71,6 +71,8 @@ def test_reports_are_the_same_with_the_cache_and_the_rewritten_code_is_reused(te
     assert "helper doubles" in plain["test_fails"][1] and "assert 4 == 5" in plain["test_fails"][1]
     assert first == plain and second == plain
     assert len(cached) == 1, "pytest did not go through the patched _rewrite_test"
+    assert any("helper doubles" in source for source in plan._STATEMENT_TREES), \
+        "pytest did not go through the patched getstatementrange_ast to report the failure"
     assert assertion_rewrite._rewrite_test.__module__ == "_pytest.assertion.rewrite"  # restored after the block
 
 
