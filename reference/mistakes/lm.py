@@ -9,9 +9,8 @@ of sentence ``b`` is real while ``t < lengths[b]``.
 The loss variants return, like :func:`reference.lm.masked_cross_entropy`, the
 loss and its gradient with respect to the logits, so that the same mistake is
 recognised in a loss and in the gradient that autograd derives from it.
-
-The last section holds one mistake of an LM's forward pass that shadows
-:func:`reference.rnn.rnn` (the LSTM run over a packed batch).
+Mistakes of the LSTM run over a packed batch (:func:`reference.rnn.rnn`) are in
+:mod:`reference.mistakes.rnn`.
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ import numpy as np
 
 from reference.lm import _as_ids, _padded_batch, corpus_perplexity, lm_batch, log_softmax, masked_cross_entropy
 from reference.mistakes import mistake
-from reference.rnn import rnn
 
 # ----------------------------------------------------------------- inputs and targets
 
@@ -262,27 +260,3 @@ for _base, _name in ((2, "2"), (10, "10")):
                         f"it would only be right for a loss computed with log base {_name}, and then it equals exp "
                         f"of the loss in nats anyway.",
             )(_perplexity_in_base(_base))
-
-# ------------------------------------------------- an LM's forward pass over a packed batch
-
-
-def _final_state_in_sorted_order(inputs, params, mode="lstm", initial_state=None, num_layers=1, bidirectional=False,
-                                 batch_first=True, lengths=None):
-    if lengths is None:
-        raise ValueError("without lengths nothing is sorted")
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    if np.array_equal(order, np.arange(order.size)):
-        raise ValueError("the lengths are already sorted: sorting changes nothing")
-    outputs, final = rnn(inputs, params, mode, initial_state, num_layers, bidirectional, batch_first, lengths)
-    outputs = outputs[order] if batch_first else outputs[:, order]
-    final = tuple(state[:, order] for state in final) if isinstance(final, tuple) else final[:, order]
-    return outputs, final
-
-
-mistake("rnn_final_state_in_sorted_order", shadows=rnn,
-        title="Outputs and final states left in length-sorted order, not the batch's order",
-        explanation="You sorted the batch by length to pack it and never undid the sort, so row b of your outputs and "
-                    "of h_n, c_n belongs to another sentence. Return everything in the original order: "
-                    "pack_padded_sequence(..., enforce_sorted=False) sorts and restores the order for you (or index "
-                    "with the inverse permutation).",
-        )(_final_state_in_sorted_order)

@@ -391,3 +391,24 @@ mistake("rnn_runs_over_padding", shadows=rnn,
                     "final state of every shorter sequence is wrong and the backward direction starts at padding. "
                     "Pack the batch (pack_padded_sequence with the lengths) or gather the state at lengths - 1.",
         )(_rnn_ignoring_lengths)
+
+def _final_state_in_sorted_order(inputs, params, mode="lstm", initial_state=None, num_layers=1, bidirectional=False,
+                                 batch_first=True, lengths=None):
+    if lengths is None:
+        raise ValueError("without lengths nothing is sorted")
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    if np.array_equal(order, np.arange(order.size)):
+        raise ValueError("the lengths are already sorted: sorting changes nothing")
+    outputs, final = rnn(inputs, params, mode, initial_state, num_layers, bidirectional, batch_first, lengths)
+    outputs = outputs[order] if batch_first else outputs[:, order]
+    final = tuple(state[:, order] for state in final) if isinstance(final, tuple) else final[:, order]
+    return outputs, final
+
+
+mistake("rnn_final_state_in_sorted_order", shadows=rnn,
+        title="Outputs and final states left in length-sorted order, not the batch's order",
+        explanation="You sorted the batch by length to pack it and never undid the sort, so row b of your outputs and "
+                    "of h_n, c_n belongs to another sentence. Return everything in the original order: "
+                    "pack_padded_sequence(..., enforce_sorted=False) sorts and restores the order for you (or index "
+                    "with the inverse permutation).",
+        )(_final_state_in_sorted_order)
