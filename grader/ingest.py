@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator, Sequence
 
 from grader.errors import BadArchiveError, SubmissionsFolderError, UnsafeArchiveError
+from grader.importers.entries import list_entries
 from grader.importers.notebook import notebook_to_module
 from grader.importers.record import Submitted
 from grader.staging import CHUNK, IngestLimits, Stager, copy_folder, extract_zip, junk_kind, junk_notes, repaired_name
@@ -88,7 +89,7 @@ def discover_submissions(folder: Path, student_files: Sequence[str]) -> list[Sub
     occurs in a sanitised id, so a suffixed id cannot clash with a real one.
     """
     found: list[tuple[str, str, Path]] = []
-    for entry in _list_entries(folder):
+    for entry in list_entries(folder, skipped=_SKIPPED_ENTRIES):
         classified = _classify(entry, student_files)
         if classified is not None:
             kind, raw_id = classified
@@ -111,7 +112,7 @@ def ignored_entries(folder: Path, student_files: Sequence[str]) -> list[Path]:
 
     Hidden entries and ``__MACOSX`` are left out: they are noise, not mistakes.
     """
-    return [e for e in _list_entries(folder) if _classify(e, student_files) is None]
+    return [e for e in list_entries(folder, skipped=_SKIPPED_ENTRIES) if _classify(e, student_files) is None]
 
 
 def sanitise_student_id(raw: str) -> str:
@@ -123,22 +124,6 @@ def sanitise_student_id(raw: str) -> str:
     if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
         clean = "_" + clean
     return clean
-
-
-def _list_entries(folder: Path) -> list[Path]:
-    folder = Path(folder)
-    if not folder.exists():
-        raise SubmissionsFolderError(f"submissions folder {folder} does not exist")
-    if not folder.is_dir():
-        raise SubmissionsFolderError(f"submissions folder {folder} is not a folder")
-    try:
-        with os.scandir(folder) as it:
-            names = [e.name for e in it]
-    except OSError as exc:
-        raise SubmissionsFolderError(
-            f"cannot read submissions folder {folder}: {exc.strerror or exc}") from exc
-    keep = [n for n in names if not n.startswith(".") and n not in _SKIPPED_ENTRIES]
-    return [folder / n for n in sorted(keep)]
 
 
 def _classify(entry: Path, student_files: Sequence[str]) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.importers.entries import is_file, list_entries
-from grader.importers.names import common_prefix, expected_name
+from grader.importers.names import common_prefix, files_by_expected_name
 from grader.importers.record import Candidate, Detection, Loaded, Submitted
 
 NAME = "blackboard"
@@ -68,22 +68,11 @@ def _candidate(user: str, by_stamp: dict[str, list[tuple[Path, re.Match]]], stud
     if len(stamps) > 1:
         submitted = submitted.noted(f"graded the latest attempt, {_readable(latest)}, of {len(stamps)}; passed over "
                                     + ", ".join(_readable(stamp) for stamp in stamps[:-1]))
-    chosen: dict[str, Path] = {}
-    for path, match in entries:
-        if match["receipt"]:
-            continue
-        original = originals.get(path.name, match["file"])
-        target, note = expected_name(original, student_files)
-        if note:
-            submitted = submitted.noted(note)
-        if target in chosen:
-            submitted = submitted.warned(f"two files claim {target}: {chosen[target].name} and {path.name}; "
-                                         f"graded {path.name}")
-        chosen[target] = path
-    if not chosen:
+    uploads = ((path, originals.get(path.name, match["file"])) for path, match in entries if not match["receipt"])
+    pairs, submitted = files_by_expected_name(uploads, student_files, submitted)
+    if not pairs:
         submitted = submitted.warned(f"the attempt of {_readable(latest)} has no files, only its receipt")
         return Candidate(user, str(receipt or entries[0][0]), "files", files=(), keys=(user,), submitted=submitted)
-    pairs = tuple((str(path), target) for target, path in sorted(chosen.items()))
     return Candidate(user, pairs[0][0], "files", files=pairs, keys=(user,), submitted=submitted)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.importers.entries import is_file, list_entries
-from grader.importers.names import expected_name
+from grader.importers.names import files_by_expected_name
 from grader.importers.record import Candidate, Detection, Loaded, Submitted
 
 NAME = "canvas"
@@ -70,16 +70,8 @@ def _candidate(anonymous: bool, user: str, uploads: list[tuple[Path, dict]],
     submitted = Submitted(source_format=LABEL, entries=tuple(path.name for path, _ in uploads),
                           late=any(bool(parts["late"]) for _, parts in uploads))
     submitted = submitted.with_lms_id("canvas_anonymous_id" if anonymous else "canvas_user_id", user)
-    chosen: dict[str, Path] = {}
-    for path, parts in uploads:  # later attachments win
-        target, note = expected_name(str(parts["file"]), student_files)
-        if note:
-            submitted = submitted.noted(note)
-        if target in chosen:
-            submitted = submitted.warned(f"two files claim {target}: {chosen[target].name} and {path.name}; "
-                                         f"graded the later upload, {path.name}")
-        chosen[target] = path
-    files = tuple((str(path), target) for target, path in sorted(chosen.items()))
+    files, submitted = files_by_expected_name(((path, str(parts["file"])) for path, parts in uploads), student_files,
+                                              submitted, winner="the later upload, ")  # later attachments win
     default_id = f"anon_{user}" if anonymous else f"{slug}_{user}"
     keys = () if anonymous else (user,)
     if len(files) == 1 and files[0][1].lower().endswith(".zip"):

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Collection
 
 from grader.errors import SubmissionsFolderError
 
 SKIPPED = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 
 
-def list_entries(folder: Path) -> list[Path]:
-    """The entries of ``folder`` an importer looks at (no hidden ones, no ``__MACOSX``), sorted by name."""
+def list_entries(folder: Path, skipped: Collection[str] = SKIPPED) -> list[Path]:
+    """The entries of ``folder`` an importer looks at (no hidden ones, none named in ``skipped``), sorted by name."""
     folder = Path(folder)
     if not folder.exists():
         raise SubmissionsFolderError(f"submissions folder {folder} does not exist")
@@ -21,7 +22,7 @@ def list_entries(folder: Path) -> list[Path]:
             names = sorted(entry.name for entry in it)
     except OSError as error:
         raise SubmissionsFolderError(f"cannot read submissions folder {folder}: {error.strerror or error}") from None
-    return [folder / name for name in names if not name.startswith(".") and name not in SKIPPED]
+    return [folder / name for name in names if not name.startswith(".") and name not in skipped]
 
 
 def is_file(path: Path) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.importers.entries import is_file, is_folder, list_entries
-from grader.importers.names import expected_name
+from grader.importers.names import files_by_expected_name
 from grader.importers.record import Candidate, Detection, Loaded, Submitted
 
 NAME = "moodle"
@@ -61,14 +61,5 @@ def _candidate(participant: str, items: list[tuple[Path, re.Match]], student_fil
                                      + ", ".join(path.name for path, _ in items) + f"; graded {items[0][0].name}")
     if folders:
         return Candidate(default_id, str(folders[0]), "folder", keys=(participant,), submitted=submitted)
-    chosen: dict[str, Path] = {}
-    for path, original in files:
-        target, note = expected_name(original, student_files)
-        if note:
-            submitted = submitted.noted(note)
-        if target in chosen:
-            submitted = submitted.warned(f"two files claim {target}: {chosen[target].name} and {path.name}; "
-                                         f"graded {path.name}")
-        chosen[target] = path
-    pairs = tuple((str(path), target) for target, path in sorted(chosen.items()))
+    pairs, submitted = files_by_expected_name(files, student_files, submitted)
     return Candidate(default_id, pairs[0][0], "files", files=pairs, keys=(participant,), submitted=submitted)

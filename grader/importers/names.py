@@ -8,8 +8,10 @@ undoes that, but only when the result is a file the assignment asks for, so
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
-from typing import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Sequence
+
+from grader.importers.record import Submitted
 
 _COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:-\d+| ?\(\d+\))(?P<ext>\.[A-Za-z0-9]+)$")
 NOTEBOOK = ".ipynb"
@@ -58,3 +60,23 @@ def common_prefix(names: Sequence[str], separator: str) -> str:
     cut = prefix.rfind(separator)
     prefix = prefix[: cut + 1] if cut >= 0 else ""
     return prefix if all(len(name) > len(prefix) for name in names) else ""
+
+
+def files_by_expected_name(uploads: Iterable[tuple[Path, str]], student_files: Sequence[str], submitted: Submitted,
+                           winner: str = "") -> tuple[tuple[tuple[str, str], ...], Submitted]:
+    """``((path, student file), ...)`` sorted by student file, for uploads given as ``(path, original name)``.
+
+    Each upload is graded as the student file its original name stands for
+    (:func:`expected_name`, its note kept); of two uploads claiming one name
+    the later wins, with a warning that says ``graded <winner><name>``.
+    """
+    chosen: dict[str, Path] = {}
+    for path, original in uploads:
+        target, note = expected_name(original, student_files)
+        if note:
+            submitted = submitted.noted(note)
+        if target in chosen:
+            submitted = submitted.warned(f"two files claim {target}: {chosen[target].name} and {path.name}; "
+                                         f"graded {winner}{path.name}")
+        chosen[target] = path
+    return tuple((str(path), target) for target, path in sorted(chosen.items())), submitted
