@@ -32,6 +32,7 @@ from grader.config import Assignment, load_assignment
 from grader.distributed import open_executor
 from grader.errors import InstructorError
 from grader.importers.driver import SOURCES_DIR, ImportReport, import_submissions, write_import_report
+from grader.importers.record import Submitted
 from grader.ingest import SubmissionSource
 from grader.manifest import manifest_for, write_manifest
 from grader.plan import PlannedTest, collect_plan
@@ -128,6 +129,8 @@ def up_to_date_result(out_dir: Path, source: SubmissionSource, assignment: Assig
     if previous is None or previous.status == GRADER_FAILURE:
         return None
     if previous.assignment_version != assignment.version or previous.assignment_fingerprint != fingerprint:
+        return None
+    if Submitted.from_dict(previous.submitted).seed_id != source.submitted.seed_id:  # other hidden inputs
         return None
     current = source_hash(source, assignment.student_files)
     return previous if current and previous.content_hash == current else None  # "": broken, always regraded

@@ -54,13 +54,22 @@ class SubmissionSource:
 
     ``kind`` is ``folder`` (a top-level ``.git`` is left out), ``zip`` or ``file``
     (one file named after a student file). ``submitted`` is what an importer
-    learned (names, LMS ids, late, attempt, commit, notes and warnings).
+    learned (names, LMS ids, late, attempt, commit, seed identity, notes and warnings).
     """
 
     student_id: str
     path: Path
     kind: str  # "folder" | "zip" | "file"
     submitted: Submitted = Submitted()
+
+    @property
+    def seed_identity(self) -> str:
+        """Who the hidden tests' inputs are drawn for: the importer's ``seed_id``, else the student id.
+
+        Only the Gradescope layout sets a ``seed_id`` (the one Gradescope's own
+        autograder uses); every other layout seeds by the student id, as before.
+        """
+        return self.submitted.seed_id or self.student_id
 
 
 @dataclass

@@ -42,7 +42,7 @@ class GradingPlugin:
 
     session: WorkerSession
     assignment_name: str
-    student_id: str
+    seed_id: str  # who hidden tests draw inputs for: the student id, or the layout's seed identity
     seed_salt: str
     plan: dict[str, PlannedTest]
     assignment_root: Path
@@ -71,7 +71,7 @@ class GradingPlugin:
         if planned is not None and planned.visibility == "public":
             # The same inputs in `grader check` and `grader grade`: see grader.seeding.
             return derive_public_seed(self.assignment_name, test_id)
-        return derive_seed(self.assignment_name, test_id, self.student_id, self.seed_salt)
+        return derive_seed(self.assignment_name, test_id, self.seed_id, self.seed_salt)
 
     @pytest.fixture
     def rng(self, seed: int) -> np.random.Generator:

@@ -48,7 +48,7 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
         syntax_problems = check_syntax(workspace, assignment.student_files)
         result.notes.extend(syntax_problems)
         sandbox.hand_over(workspace.root)
-        result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox)
+        result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox, source.seed_identity)
         result.output = session.output(assignment.limits.output_kib * 1024)
         result.sandbox = {"backend": session.backend or sandbox.backend, "limits": session.limits_in_force,
                           "worker_restarts": session.restarts, "timing": session.timing()}
@@ -99,9 +99,12 @@ def check_syntax(workspace: Workspace, student_files: tuple[str, ...]) -> list[s
     return problems
 
 
-def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace,
-              scratch: Path, sandbox: Sandbox) -> tuple[list[TestResult], WorkerSession]:
-    """Run trusted tests (in this process) and legacy tests (in the sandbox) against one workspace."""
+def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace, scratch: Path,
+              sandbox: Sandbox, seed_id: str = "") -> tuple[list[TestResult], WorkerSession]:
+    """Run trusted tests (in this process) and legacy tests (in the sandbox) against one workspace.
+
+    ``seed_id`` seeds the hidden tests (:attr:`SubmissionSource.seed_identity`); empty: the student id.
+    """
     spec = WorkerSpec(root=workspace.root, limits=assignment.limits, allowed_packages=assignment.allowed_packages)
     session = WorkerSession(spec, launcher=sandbox.launch)
     session.submission_deadline = time.monotonic() + assignment.limits.submission_seconds
@@ -109,7 +112,7 @@ def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Worksp
     try:
         trusted = [test for test in plan if test.computed_in == "grader"]
         if trusted:
-            results.extend(run_trusted_tests(assignment, trusted, workspace, session, scratch))
+            results.extend(run_trusted_tests(assignment, trusted, workspace, session, scratch, seed_id))
         legacy = [test for test in plan if test.computed_in == "sandbox"]
         if legacy:
             results.extend(run_legacy_tests(assignment, legacy, session))
@@ -119,9 +122,9 @@ def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Worksp
 
 
 def run_trusted_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace,
-                      session: WorkerSession, scratch: Path) -> list[TestResult]:
+                      session: WorkerSession, scratch: Path, seed_id: str = "") -> list[TestResult]:
     plugin = GradingPlugin(
-        session=session, assignment_name=assignment.name, student_id=workspace.student_id,
+        session=session, assignment_name=assignment.name, seed_id=seed_id or workspace.student_id,
         seed_salt=assignment.seed_salt, plan={test.id: test for test in plan},
         assignment_root=assignment.root, missing_files=tuple(workspace.missing_files),
     )

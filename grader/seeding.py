@@ -4,7 +4,11 @@ Hidden (and after-due-date) tests:
 ``seed = first 8 bytes of sha256(secret | salt | assignment | test id | student id)``.
 The salt (``seed_salt`` in ``assignment.toml``) and the secret
 (``GRADER_SEED_SECRET`` from the grader's environment, when set) keep students
-from computing each other's inputs; the worker never sees either.
+from computing each other's inputs; the worker never sees either. The student
+id here is the submission's seed identity
+(:attr:`grader.ingest.SubmissionSource.seed_identity`): the student id, except
+in the Gradescope layout, which seeds by what Gradescope's own autograder uses
+(:func:`grader.importers.gradescope.seed_identity`).
 
 Public tests: ``seed = first 8 bytes of sha256("" | "" | assignment | test id | "")``,
 the same for every student and without salt or secret. A student's

@@ -27,7 +27,7 @@ from grader.importers.record import Submitted
 from grader.ingest import IngestLimits, SubmissionSource
 from grader.plan import PlannedTest
 
-TASK_VERSION = 1
+TASK_VERSION = 2  # 2: the submission's seed identity (Submitted.seed_id) seeds its hidden tests
 # What a task may carry for one submission; the workspace's own limits (grader.ingest) apply after unpacking.
 MAX_SHIPPED_BYTES = 2 * IngestLimits().max_total_bytes
 _SKIPPED_NAMES = {"__pycache__", ".git", ".pytest_cache"}

@@ -4,9 +4,12 @@
 ``--root`` (``GRADER_GRADESCOPE_ROOT``, default ``/autograder``). It grades
 ``ROOT/submission`` against ``ROOT/source/assignment`` with the same engine
 as ``grader grade`` and writes Gradescope's ``ROOT/results/results.json``
-(:mod:`grader.exports.gradescope`). The student id, which seeds the hidden
-tests' inputs, is the e-mail (else the user id) of the first user in
-``ROOT/submission_metadata.json``.
+(:mod:`grader.exports.gradescope`). The student id (reports, ``extra_data``)
+is the e-mail (else the user id) of the first user in
+``ROOT/submission_metadata.json``; the hidden tests' inputs are seeded by
+:func:`grader.importers.gradescope.seed_identity` of its ``users`` and
+submission ``id``, the value ``grader grade --from gradescope`` computes from
+Gradescope's export of the same submission, so both give the same score.
 
 Exit 0 when a result was written, whatever the score. When the grader itself
 cannot run (a broken zip, say), it still writes a ``results.json`` that says
@@ -30,16 +33,35 @@ FALLBACK_ID = "submission"
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 
 
+def read_submission_metadata(path: Path) -> dict:
+    """Gradescope's ``submission_metadata.json`` as a dict; ``{}`` when it is missing or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _users(metadata: dict) -> list:
+    users = metadata.get("users")
+    return users if isinstance(users, list) else []
+
+
 def student_id_from_metadata(path: Path) -> str:
     """The first user's e-mail (else id) in Gradescope's ``submission_metadata.json``; ``submission`` if none."""
-    try:
-        users = json.loads(path.read_text(encoding="utf-8")).get("users") or []
-        user = users[0] if isinstance(users[0], dict) else {}
-    except (OSError, ValueError, AttributeError, IndexError, KeyError):
-        return FALLBACK_ID
+    users = _users(read_submission_metadata(path))
+    user = users[0] if users and isinstance(users[0], dict) else {}
     value = str(user.get("email") or user.get("id") or "")
     cleaned = _UNSAFE_ID_CHARS.sub("_", value)[:100].lstrip(".")
     return cleaned or FALLBACK_ID
+
+
+def seed_id_from_metadata(path: Path) -> str:
+    """The identity that seeds the hidden tests, as the export's importer computes it; ``""``: the student id."""
+    from grader.importers.gradescope import seed_identity
+
+    metadata = read_submission_metadata(path)
+    return seed_identity(_users(metadata), metadata.get("id") or "")
 
 
 def run_autograder(root: str | Path) -> int:
@@ -47,6 +69,7 @@ def run_autograder(root: str | Path) -> int:
     from grader.config import load_assignment
     from grader.exports.autograder_zip import ZIP_CONFIG
     from grader.exports.gradescope import results_json
+    from grader.importers.record import Submitted
     from grader.ingest import SubmissionSource
     from grader.plan import collect_plan
     from grader.runner import grade_submission
@@ -59,8 +82,10 @@ def run_autograder(root: str | Path) -> int:
         assignment = load_assignment(root / "source" / settings.get("assignment", "assignment"))
         with tempfile.TemporaryDirectory(prefix="grader-gradescope-plan-") as plan_dir:
             plan = collect_plan(assignment, Path(plan_dir))
-        student_id = student_id_from_metadata(root / "submission_metadata.json")
-        result = grade_submission(assignment, plan, SubmissionSource(student_id, root / "submission", "folder"))
+        metadata = root / "submission_metadata.json"
+        student_id = student_id_from_metadata(metadata)
+        submitted = Submitted(seed_id=seed_id_from_metadata(metadata))
+        result = grade_submission(assignment, plan, SubmissionSource(student_id, root / "submission", "folder", submitted))
         data = results_json(result, assignment.title, settings.get("hidden_visibility", "hidden"))
     except Exception as error:  # noqa: BLE001 - Gradescope must get a results.json that says what happened
         write_json_atomic(results_path, failure_results(f"{type(error).__name__}: {error}", time.monotonic() - started))

@@ -120,8 +120,8 @@ def build_autograder_zip(assignment_path: str | Path, out: str | Path, torch_spe
     if os.environ.get("GRADER_SEED_SECRET"):
         report.notes.append("GRADER_SEED_SECRET is set here but is not put in the zip: hidden tests on Gradescope "
                             "draw other inputs than your local grading (public tests draw the same)")
-    report.notes.append("hidden tests' inputs depend on the student id; on Gradescope it is the e-mail (or user id) "
-                        "of the submission's first user")
+    report.notes.append("hidden tests' inputs depend on the student: on Gradescope on the smallest e-mail of the "
+                        "submission's users, as when you grade its export with --from gradescope")
     return report
 
 

@@ -7,14 +7,20 @@ submission's folder is read too. A group submission lists several submitters:
 every one of them is recorded (the Canvas export credits each member on the
 roster); the id is the first submitter's sid, else e-mail, else the folder name.
 
+The hidden tests are seeded by :func:`seed_identity`, not by that id: the
+value Gradescope's own autograder (:mod:`grader.exports.autograder`) computes
+from ``submission_metadata.json`` for the same submission, so a regrade of the
+export draws the inputs and gives the score Gradescope gave.
+
 The metadata file is the instructor's input: one that cannot be read is an
 :class:`~grader.errors.InstructorError` naming the file and the line.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -50,6 +56,31 @@ def detect(entries: list[Path]) -> Detection:
     total = len(entries) - metadata
     return Detection(NAME, folders, total, f"{folders} of {total} entries are submission_<id> folders"
                      + (f" and {METADATA} is there" if metadata else f", without {METADATA}"))
+
+
+def seed_identity(submitters: Sequence[Any], submission_id: Any = "") -> str:
+    """Who a Gradescope submission's hidden tests are seeded by; ``""`` when the metadata names nobody.
+
+    The smallest of the submitters' e-mails (stripped, lower-cased), else the
+    smallest sid (stripped), else the Gradescope submission id. Both of
+    Gradescope's files name every submitter with ``email`` and ``sid`` (the
+    export's ``submission_metadata.yml`` and the autograder's
+    ``submission_metadata.json``, whose ``users`` also hold an account ``id``
+    the export lacks), and both know the submission id. The smallest, not the
+    first, because nothing promises that the two files list a group's members
+    in the same order; e-mails first because an account always has one, while
+    a sid is only there when the course roster gives it.
+    """
+    people = [person for person in submitters if isinstance(person, Mapping)]
+    for key, clean in (("email", _email), ("sid", _text)):
+        values = sorted(value for value in (clean(person.get(key)) for person in people) if value)
+        if values:
+            return values[0]
+    return _text(submission_id)
+
+
+def _email(value: Any) -> str:
+    return _text(value).lower()
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -109,17 +140,20 @@ def load(folder: Path, student_files: Sequence[str]) -> Loaded:
 def _candidate(entry: Path, submission_id: str, info: Any) -> Candidate:
     submitted = Submitted(source_format=LABEL, entries=(entry.name,)).with_lms_id("gradescope_submission_id", submission_id)
     if not isinstance(info, dict):
+        submitted = replace(submitted, seed_id=seed_identity([], submission_id))
         submitted = submitted.warned(f"{METADATA} says nothing about {entry.name}: no name, e-mail or student id")
         return Candidate(entry.name, str(entry), "folder", submitted=submitted)
+    submitters = info.get("submitters") if isinstance(info.get("submitters"), list) else []
     members = tuple(Member(name=_text(person.get("name")), sid=_text(person.get("sid")), email=_text(person.get("email")))
-                    for person in info.get("submitters") or [] if isinstance(person, dict))
+                    for person in submitters if isinstance(person, dict))
     if not members:
         submitted = submitted.warned(f"{METADATA} lists no submitter for {entry.name}")
     first = members[0] if members else Member()
     submitted = Submitted(
         source_format=LABEL, entries=(entry.name,), name=first.name, email=first.email,
         lms_ids=submitted.lms_ids, members=members if len(members) > 1 else (),
-        submitted_at=_text(info.get("created_at")), warnings=submitted.warnings,
+        submitted_at=_text(info.get("created_at")), seed_id=seed_identity(submitters, submission_id),
+        warnings=submitted.warnings,
     ).with_lms_id("gradescope_sid", first.sid)
     if len(members) > 1:
         submitted = submitted.noted(f"group submission of {len(members)} students: "

@@ -45,7 +45,10 @@ class Submitted:
     Every field is optional: a plain folder of submissions knows nothing but
     the entry's name. ``notes`` say what the import did (a file renamed back,
     an attempt chosen); ``warnings`` are what an instructor must check (two
-    files claiming one student, no roster entry).
+    files claiming one student, no roster entry). ``seed_id`` is the identity
+    that seeds the hidden tests when a layout needs one other than the student
+    id (Gradescope: the same as on Gradescope itself; see
+    :func:`grader.importers.gradescope.seed_identity`); empty: the student id.
     """
 
     source_format: str = ""
@@ -59,6 +62,7 @@ class Submitted:
     submitted_at: str = ""
     attempt: str = ""
     commit: str = ""
+    seed_id: str = ""
     on_roster: bool | None = None         # None: no roster was given
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -101,7 +105,7 @@ class Submitted:
         if not isinstance(data, dict):
             return cls()
         values: dict[str, Any] = {}
-        for key in ("source_format", "name", "email", "section", "submitted_at", "attempt", "commit"):
+        for key in ("source_format", "name", "email", "section", "submitted_at", "attempt", "commit", "seed_id"):
             if isinstance(data.get(key), str):
                 values[key] = data[key]
         for key in ("entries", "notes", "warnings"):
@@ -150,6 +154,8 @@ class Submitted:
             rows += [(LMS_ID_LABELS.get(key, key.replace("_", " ")), value) for key, value in self.lms_ids]
             if self.entries:
                 rows.append(("from", ", ".join(self.entries)))
+            if self.seed_id:
+                rows.append(("hidden inputs seeded by", self.seed_id))
             if self.on_roster is False:
                 rows.append(("roster", "not on the roster"))
         return rows

@@ -23,8 +23,9 @@ from click.testing import CliRunner, Result
 from grader.batch import grade_batch
 from grader.cli import main
 from grader.errors import InstructorError
-from grader.exports.autograder import student_id_from_metadata
+from grader.exports.autograder import seed_id_from_metadata, student_id_from_metadata
 from grader.exports.autograder_zip import build_autograder_zip
+from grader.importers.gradescope import seed_identity
 
 from ..grader.conftest import CORRECT_TOY
 from ..grader.test_validate import SEED_SALT, make_toy_assignment
@@ -140,6 +141,17 @@ def test_student_id_comes_from_the_submission_metadata(tmp_path):
     assert student_id_from_metadata(path) == "1234"
     path.write_text("[not json")
     assert student_id_from_metadata(path) == "submission"
+
+
+def test_seed_identity_comes_from_the_metadata_as_the_export_importer_reads_it(tmp_path):
+    path = tmp_path / "submission_metadata.json"
+    assert seed_id_from_metadata(path) == "", "no metadata: seeded by the student id, as before"
+    users = [{"email": "ben@x.edu", "id": 5, "sid": "S2"}, {"email": "Ann@X.edu", "id": 6, "sid": "S1"}]
+    path.write_text(json.dumps({"id": 4321, "users": users}))
+    assert (student_id_from_metadata(path), seed_id_from_metadata(path)) == ("ben@x.edu", "ann@x.edu")
+    assert seed_id_from_metadata(path) == seed_identity(list(reversed(users)), "4321")
+    path.write_text(json.dumps({"id": 4321, "users": [{"id": 5}]}))
+    assert (student_id_from_metadata(path), seed_id_from_metadata(path)) == ("5", "4321"), "the account id is not in the export"
 
 
 def test_cli_lists_the_files_and_json_says_the_points(toy, tmp_path):

@@ -24,7 +24,7 @@ from grader.errors import DistributedError
 from grader.importers.record import Submitted
 from grader.ingest import SubmissionSource, hash_tree
 from grader.results import GRADER_FAILURE, SubmissionResult, load_result
-from grader.tasks import TaskError, _unpack_submission, make_task, pack_assignment, pack_submission
+from grader.tasks import TASK_VERSION, TaskError, _unpack_submission, make_task, pack_assignment, pack_submission
 from grader.taskhost import TaskHost, TaskHostDied, grade_task
 
 from .conftest import TOY_ASSIGNMENT, TOY_SUBMISSIONS
@@ -59,7 +59,7 @@ def test_a_task_is_json_and_unpacks_to_the_same_submission(tmp_path):
     (folder / "sub" / "notes.txt").write_bytes(b"\x00\xffbinary")
     (folder / "empty").mkdir()
     plan = [{"id": "t", "name": "t", "points": 1.0, "visibility": "public", "computed_in": "grader"}]
-    submitted = Submitted(source_format="canvas", entries=("alice",), name="Alice A.", late=True)
+    submitted = Submitted(source_format="canvas", entries=("alice",), name="Alice A.", late=True, seed_id="a@x.edu")
     task = make_task(pack_assignment(load_assignment(TOY_ASSIGNMENT)), plan, "f" * 64,
                      SubmissionSource("alice", folder, "folder", submitted))
     assert json.loads(json.dumps(task)) == task
@@ -67,7 +67,7 @@ def test_a_task_is_json_and_unpacks_to_the_same_submission(tmp_path):
     source = _unpack_submission(task["submission"], tmp_path / "unpacked")
     assert (source.student_id, source.kind, source.path.name) == ("alice", "folder", "alice")
     assert hash_tree(source.path) == hash_tree(folder) and (source.path / "empty").is_dir()
-    assert source.submitted == submitted
+    assert source.submitted == submitted and source.seed_identity == "a@x.edu", "the worker seeds as the grader would"
 
 
 def test_a_zip_travels_as_its_bytes_under_its_name(tmp_path):
@@ -174,7 +174,7 @@ def test_a_task_for_another_grader_version_is_refused_with_a_clear_error():
     task = make_task(pack_assignment(load_assignment(TOY_ASSIGNMENT)), [], "f" * 64,
                      SubmissionSource("correct", TOY_SUBMISSIONS / "correct", "folder"))
     task["version"] = 999
-    with pytest.raises(RuntimeError, match="task version 999; this worker's grader reads version 1"):
+    with pytest.raises(RuntimeError, match=f"task version 999; this worker's grader reads version {TASK_VERSION}"):
         grade_task(task)
 
 
@@ -183,7 +183,7 @@ def test_a_grading_process_that_dies_is_reported_not_waited_for():
     host.process.kill()
     host.process.wait(timeout=10)
     with pytest.raises(TaskHostDied, match=r"the grading process on this worker died \(killed by signal 9\)"):
-        host.run({"version": 1})
+        host.run({"version": TASK_VERSION})
 
 
 # -- a real cluster: a scheduler and two workers on 127.0.0.1 ------------------------------------

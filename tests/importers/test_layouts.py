@@ -9,6 +9,7 @@ import pytest
 from grader.errors import InstructorError
 from grader.importers import classroom
 from grader.importers.driver import import_submissions
+from grader.importers.gradescope import seed_identity
 from grader.importers.names import expected_name
 from grader.ingest import prepare_workspace
 from grader.roster import parse_roster
@@ -92,6 +93,36 @@ def test_gradescope_reads_ruby_symbol_metadata_and_groups(tmp_path):
     assert group.submitted.lms_id("gradescope_submission_id") == "900"
     assert "group submission of 2 students: Jane Smith, Zoe Zed" in group.submitted.notes
     assert john.submitted.members == ()
+
+
+@pytest.mark.parametrize("layout", sorted(BUILDERS))
+def test_only_gradescope_seeds_by_another_identity_than_the_student_id(tmp_path, layout):
+    report = imported(tmp_path, layout)
+
+    seeds = {source.student_id: source.seed_identity for source in report.sources}
+    if layout == "gradescope":  # what Gradescope's own autograder seeds by, whatever the roster's id
+        assert seeds == {"jane": "jane@uni.example", "john": "john@uni.example"}
+    else:  # unchanged: the student id, so earlier results keep their inputs
+        assert seeds == {"jane": "jane", "john": "john"}
+        assert all(source.submitted.seed_id == "" and "seed_id" not in source.submitted.to_dict()
+                   for source in report.sources)
+
+
+def test_gradescope_seed_identity_ignores_order_case_and_spaces_and_falls_back(tmp_path):
+    ann, ben = {"email": " Ann.Lee@X.edu ", "sid": "S9"}, {"email": "ben@x.edu", "sid": "S1"}
+    assert seed_identity([ben, ann], "77") == seed_identity([ann, ben], 77) == "ann.lee@x.edu"
+    assert seed_identity([{"sid": " S9 "}, {"sid": "S1", "email": None}], "77") == "S1", "no e-mail: the smallest sid"
+    assert seed_identity([{"name": "Ann"}, "not a person"], 77) == "77", "nobody named: the submission id"
+    assert seed_identity([], "") == ""
+
+    source = BUILDERS["gradescope"](tmp_path / "source")
+    (source / "submission_902").mkdir()
+    (source / "submission_902" / "toy.py").write_text(WRONG)
+    report = import_submissions(source, STUDENT_FILES, work_dir=tmp_path / "work")
+    assert {source.student_id: source.seed_identity for source in report.sources} == {
+        "S1": "jane@uni.example", "S2": "john@uni.example", "submission_902": "902"}
+    assert dict(report.sources[0].submitted.describe())["hidden inputs seeded by"] == "jane@uni.example"
+    assert "hidden inputs seeded by" not in dict(report.sources[0].submitted.describe(instructor=False))
 
 
 def test_gradescope_metadata_that_is_not_yaml_is_an_instructor_error_naming_the_line(tmp_path):
