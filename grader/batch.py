@@ -36,7 +36,7 @@ from grader.importers.record import Submitted
 from grader.ingest import SubmissionSource
 from grader.manifest import manifest_for, write_manifest
 from grader.plan import PlannedTest, collect_plan
-from grader.sandbox.probe import choose_backend
+from grader.sandbox.probe import choose_backend, require_file_isolation
 from grader.results import GRADER_FAILURE, SubmissionResult, load_result, result_path, save_result
 from grader.roster import Roster
 
@@ -70,7 +70,8 @@ def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, job
                 regrade: bool = False, only: tuple[str, ...] = (), progress: ProgressCallback | None = None,
                 on_start: Callable[[int, int], None] | None = None, sandbox: str = "auto",
                 warm: bool = True, executor: Executor | None = None, scheduler: str | None = None,
-                cluster: str | None = None, source_format: str = "auto", roster: Roster | None = None) -> BatchSummary:
+                cluster: str | None = None, source_format: str = "auto", roster: Roster | None = None,
+                allow_unisolated: bool = False) -> BatchSummary:
     """Grade every submission in ``submissions_dir``; raises :class:`InstructorError` only for instructor errors.
 
     ``sandbox`` picks the isolation backend (``auto``: the strongest this machine
@@ -81,9 +82,13 @@ def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, job
     ``submissions_dir`` may be a ``.zip`` of submissions; ``source_format`` is its
     layout (``auto``, ``folder``, ``canvas``, ...; see :mod:`grader.importers`), and
     ``roster`` names the students (ids, missing students; see :mod:`grader.roster`).
+    A backend without file isolation (rlimits) is refused unless
+    ``allow_unisolated`` (see :func:`grader.sandbox.probe.require_file_isolation`).
     """
     assignment = load_assignment(assignment_path)
     backend = choose_backend(sandbox)
+    if executor is None and scheduler is None and cluster is None:  # on a cluster each worker checks its own
+        require_file_isolation(backend, allow_unisolated)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +120,9 @@ def grade_batch(submissions_dir: Path, assignment_path: Path, out_dir: Path, job
         if on_start:
             on_start(len(todo), len(summary.reused))
         for result in run_pool(assignment, plan, todo, jobs or default_jobs(), fingerprint, out_dir, progress, backend,
-                               warm, executor=chosen, requested_sandbox=sandbox, retries=summary.retries):
+                               warm, executor=chosen, requested_sandbox=sandbox, retries=summary.retries,
+                               hidden=(str(Path(submissions_dir).resolve()), str(out_dir.resolve())),
+                               allow_unisolated=allow_unisolated):
             summary.results.append(result)
     summary.results.sort(key=lambda result: result.student_id)
     write_grades_csv(summary.grades_csv, plan, summary.results, missing=[student.row_id for student in imported.missing])
@@ -158,14 +165,14 @@ _WORKER_STATE: dict = {}
 
 
 def _init_pool_process(assignment_root: str, plan: list[PlannedTest], fingerprint: str, out_dir: str,
-                       backend: str, warm: bool) -> None:
+                       backend: str, warm: bool, hidden: tuple[str, ...] = ()) -> None:
     from grader.sandbox import configure_default_sandbox
 
     assignment = load_assignment(assignment_root)
     _WORKER_STATE.update(assignment=assignment, plan=plan, fingerprint=fingerprint, out_dir=Path(out_dir))
     # The warm worker starts importing torch now, while this process imports what the trusted tests
     # cross-check with: start-up costs land here, once, not in the first submission's time.
-    configure_default_sandbox(backend, warm).prewarm(assignment.allowed_packages)
+    configure_default_sandbox(backend, warm, hidden=(str(assignment.root), *hidden)).prewarm(assignment.allowed_packages)
     preload_test_libraries(assignment)
 
 
@@ -203,7 +210,8 @@ def _grade_in_pool(source: SubmissionSource) -> SubmissionResult:
 def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[SubmissionSource], jobs: int,
              fingerprint: str, out_dir: Path, progress: ProgressCallback | None, backend: str = "auto",
              warm: bool = True, executor: Executor | None = None, requested_sandbox: str | None = None,
-             retries: list[str] | None = None) -> list[SubmissionResult]:
+             retries: list[str] | None = None, hidden: tuple[str, ...] = (),
+             allow_unisolated: bool = False) -> list[SubmissionResult]:
     """Grade ``sources`` on ``jobs`` processes; survive the death of any of them.
 
     When a pool process dies, every unfinished future fails. Submissions that
@@ -211,10 +219,11 @@ def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[Subm
     alone, and recorded as a failure if it kills its process again. The others
     are simply queued again. With an ``executor``, :func:`run_tasks` grades
     instead (``requested_sandbox``, e.g. ``auto``, is then chosen on each worker).
+    ``hidden`` folders are kept from every worker, as the assignment is.
     """
     if executor is not None:
         return run_tasks(executor, assignment, plan, sources, fingerprint, out_dir, progress,
-                         requested_sandbox or backend, warm, retries)
+                         requested_sandbox or backend, warm, retries, allow_unisolated=allow_unisolated)
     results: list[SubmissionResult] = []
     context = multiprocessing.get_context("spawn")  # no inherited state, no fork after torch
     queue: list[tuple[SubmissionSource, bool]] = [(source, False) for source in sources]
@@ -229,7 +238,8 @@ def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[Subm
         workers = max(1, min(jobs, len(batch)))
         broken: list[SubmissionSource] = []
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_process,
-                                 initargs=(str(assignment.root), plan, fingerprint, str(out_dir), backend, warm)) as pool:
+                                 initargs=(str(assignment.root), plan, fingerprint, str(out_dir), backend, warm,
+                                           hidden)) as pool:
             futures: dict[Future, SubmissionSource] = {pool.submit(_grade_in_pool, source): source for source in batch}
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -265,7 +275,8 @@ def run_pool(assignment: Assignment, plan: list[PlannedTest], sources: list[Subm
 
 def run_tasks(executor: Executor, assignment: Assignment, plan: list[PlannedTest], sources: list[SubmissionSource],
               fingerprint: str, out_dir: Path, progress: ProgressCallback | None, sandbox: str = "auto",
-              warm: bool = True, retries: list[str] | None = None, max_in_flight: int = 64) -> list[SubmissionResult]:
+              warm: bool = True, retries: list[str] | None = None, max_in_flight: int = 64,
+              allow_unisolated: bool = False) -> list[SubmissionResult]:
     """Grade ``sources`` on any executor, one plain-data task (:mod:`grader.tasks`) per submission.
 
     A submission's in-flight marker exists from its submission to its saved
@@ -299,7 +310,7 @@ def run_tasks(executor: Executor, assignment: Assignment, plan: list[PlannedTest
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.touch()
             try:
-                task = make_task(packed_assignment, packed_plan, fingerprint, source, sandbox, warm)
+                task = make_task(packed_assignment, packed_plan, fingerprint, source, sandbox, warm, allow_unisolated)
             except (TaskError, OSError) as error:
                 record(source, failure_result(assignment, plan, source, fingerprint, f"cannot ship this submission: {error}"))
                 continue
@@ -336,21 +347,22 @@ def failure_result(assignment: Assignment, plan: list[PlannedTest], source: Subm
 
 def write_grades_csv(path: Path, plan: list[PlannedTest], results: list[SubmissionResult],
                      missing: Sequence[str] = ()) -> None:
-    """``id, score, max, status, <one column per test>`` (points earned), written atomically.
+    """``id, score, max, status, <one column per test>, caveats`` (points earned), written atomically.
 
     Each of ``missing`` (roster students without a submission) gets a row of its
-    own: status ``missing``, score and tests empty.
+    own: status ``missing``, score and tests empty. ``caveats`` says what weakens
+    trust in a row's score (legacy verdicts, no file isolation), "; "-separated.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "score", "max", "status", *[test.id for test in plan]])
+    writer.writerow(["id", "score", "max", "status", *[test.id for test in plan], "caveats"])
     for result in results:
         earned = {test.id: test.points for test in result.tests}
         writer.writerow([result.student_id, _number(result.total), _number(result.possible), result.status,
-                         *[_number(earned.get(test.id, 0.0)) for test in plan]])
+                         *[_number(earned.get(test.id, 0.0)) for test in plan], "; ".join(result.caveats)])
     possible = round(sum(test.points for test in plan), 6)
     for student in missing:
-        writer.writerow([student, "", _number(possible), "missing", *["" for _ in plan]])
+        writer.writerow([student, "", _number(possible), "missing", *["" for _ in plan], ""])
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(buffer.getvalue(), encoding="utf-8")
     os.replace(temp, path)

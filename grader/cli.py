@@ -57,6 +57,9 @@ def main() -> None:
 @click.option("--sandbox", "sandbox", type=click.Choice(["auto", "bwrap", "landlock", "rlimits"]), default="auto",
               show_default=True, help="Isolation backend for student code (auto: the strongest available; see grader doctor).")
 @click.option("--cold", is_flag=True, help="Start a fresh interpreter per submission instead of forking the warm worker.")
+@click.option("--unsafe-students-can-read-solutions", "allow_unisolated", is_flag=True,
+              help="Grade even when the only sandbox available (rlimits) cannot hide files, so student code could "
+                   "read the oracles, hidden tests, solutions and other submissions; every report and export says so.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Grade on an existing Dask cluster, one task per submission (e.g. tcp://10.0.0.5:8786; "
                    "needs nlm-grader[dask]; --jobs is then ignored).")
@@ -71,8 +74,8 @@ def main() -> None:
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the summary on stdout.")
 def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | None, regrade: bool,
-          only: tuple[str, ...], sandbox: str, cold: bool, scheduler: str | None, cluster: str | None,
-          source_format: str, roster: Path | None, output_format: str) -> None:
+          only: tuple[str, ...], sandbox: str, cold: bool, allow_unisolated: bool, scheduler: str | None,
+          cluster: str | None, source_format: str, roster: Path | None, output_format: str) -> None:
     """Grade every submission in SUBMISSIONS: a folder, or a .zip of submissions.
 
     SUBMISSIONS is a folder per student (or .zip files, or single files), a
@@ -99,7 +102,8 @@ def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | N
     with BatchProgress(enabled=output_format == "table") as progress:
         summary = grade_batch(submissions, assignment_path, out_dir, jobs=jobs, regrade=regrade, only=only,
                               progress=progress.advance, on_start=progress.start, sandbox=sandbox, warm=not cold,
-                              scheduler=scheduler, cluster=cluster, source_format=source_format, roster=loaded_roster)
+                              scheduler=scheduler, cluster=cluster, source_format=source_format, roster=loaded_roster,
+                              allow_unisolated=allow_unisolated)
     if output_format == "table" and summary.imported is not None:
         for line in summary.imported.lines():
             click.echo(line, err=True)

@@ -57,6 +57,11 @@ class Diagnosis:
         return f"No known mistake explains this output ({count} classic mistake{'s' if count != 1 else ''} checked)."
 
 
+LEGACY_CAVEAT = "legacy mode: verdicts computed inside the sandbox, where student code could influence them"
+UNISOLATED_CAVEAT = ("graded without file isolation (the rlimits sandbox): student code could read the oracles, "
+                     "hidden tests, solutions and other submissions")
+
+
 @dataclass
 class TestResult:
     """One test's outcome for one submission."""
@@ -138,6 +143,23 @@ class SubmissionResult:
     @property
     def computed_in_sandbox(self) -> bool:
         return any(test.computed_in == "sandbox" for test in self.tests)
+
+    @property
+    def file_isolated(self) -> bool:
+        """False when student code ran where it could read every file the grader can (the rlimits backend)."""
+        if not self.sandbox:  # never ran (broken, missing): nothing was exposed
+            return True
+        return bool(self.sandbox.get("file_isolation", self.sandbox.get("backend") != "rlimits"))
+
+    @property
+    def caveats(self) -> list[str]:
+        """What weakens trust in this result, for every report and export to say."""
+        found = []
+        if self.computed_in_sandbox:
+            found.append(LEGACY_CAVEAT)
+        if not self.file_isolated:
+            found.append(UNISOLATED_CAVEAT)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -22,6 +22,7 @@ from grader.config import Assignment
 from grader.errors import SubmissionError
 from grader.ingest import SubmissionSource, Workspace, prepare_workspace
 from grader.sandbox import Sandbox, WorkerSpec, default_sandbox
+from grader.sandbox.probe import ISOLATING_BACKENDS
 from grader.plan import PlannedTest, forget_modules_under, pytest_base_args, rewritten_code_cache, write_pytest_ini
 from grader.pytest_plugin import GradingPlugin
 from grader.results import BROKEN, FAILED, GRADED, GRADER_FAILURE, PASSED, TIMEOUT, SubmissionResult, TestResult
@@ -50,7 +51,9 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
         sandbox.hand_over(workspace.root)
         result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox, source.seed_identity)
         result.output = session.output(assignment.limits.output_kib * 1024)
-        result.sandbox = {"backend": session.backend or sandbox.backend, "limits": session.limits_in_force,
+        backend = session.backend or sandbox.backend
+        result.sandbox = {"backend": backend, "file_isolation": backend in ISOLATING_BACKENDS,
+                          "limits": session.limits_in_force,
                           "worker_restarts": session.restarts, "timing": session.timing()}
         result.message = summary_message(result, syntax_problems)
     except SubmissionError as error:
@@ -184,8 +187,7 @@ def summary_message(result: SubmissionResult, syntax_problems: list[str]) -> str
     if result.missing_files:
         parts.append(f"missing file(s): {', '.join(result.missing_files)}")
     parts.extend(syntax_problems)
-    if result.computed_in_sandbox:
-        parts.append("legacy mode: verdicts computed inside the sandbox, where student code could influence them")
+    parts.extend(result.caveats)
     passed = sum(test.status == PASSED for test in result.tests)
     parts.append(f"{passed} of {len(result.tests)} tests passed")
     return "; ".join(parts)

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.config import Assignment, load_assignment
+from grader.errors import InstructorError
 from grader.importers.record import Submitted
 from grader.ingest import IngestLimits, SubmissionSource
 from grader.plan import PlannedTest
+from grader.sandbox.probe import require_file_isolation
 
 TASK_VERSION = 2  # 2: the submission's seed identity (Submitted.seed_id) seeds its hidden tests
 # What a task may carry for one submission; the workspace's own limits (grader.ingest) apply after unpacking.
@@ -93,10 +95,15 @@ def _read_capped(path: Path, total: int) -> tuple[str, int]:
 
 
 def make_task(assignment: dict[str, Any], plan: list[dict[str, Any]], fingerprint: str, source: SubmissionSource,
-              sandbox: str = "auto", warm: bool = True) -> dict[str, Any]:
-    """One submission's task; ``assignment`` and ``plan`` come packed once per batch."""
+              sandbox: str = "auto", warm: bool = True, allow_unisolated: bool = False) -> dict[str, Any]:
+    """One submission's task; ``assignment`` and ``plan`` come packed once per batch.
+
+    ``allow_unisolated``: the instructor accepted grading without file isolation
+    (:func:`grader.sandbox.probe.require_file_isolation`), checked on the worker.
+    """
     return {"version": TASK_VERSION, "assignment": assignment, "plan": plan, "fingerprint": fingerprint,
-            "submission": pack_submission(source), "sandbox": sandbox, "warm": warm}
+            "submission": pack_submission(source), "sandbox": sandbox, "warm": warm,
+            "allow_unisolated": bool(allow_unisolated)}
 
 
 # -- running (in a worker's grading process) ----------------------------------------
@@ -116,6 +123,10 @@ def grade_task_here(task: dict[str, Any]) -> dict[str, Any]:
     assignment = _unpacked_assignment(task["assignment"])
     plan = [PlannedTest(**test) for test in task["plan"]]
     sandbox = _ensure_sandbox(str(task.get("sandbox", "auto")), bool(task.get("warm", True)), assignment)
+    try:
+        require_file_isolation(sandbox.backend, bool(task.get("allow_unisolated", False)))
+    except InstructorError as error:
+        raise TaskError(f"this worker cannot isolate student code: {error}") from None
     with tempfile.TemporaryDirectory(prefix="grader-task-") as scratch:
         source = _unpack_submission(task["submission"], Path(scratch))
         result: SubmissionResult = grade_submission(assignment, plan, source, sandbox=sandbox)

@@ -67,6 +67,7 @@ class CanvasExport:
     not_scored: list[str] = field(default_factory=list)   # submission ids left without a score
     duplicates: list[str] = field(default_factory=list)   # submission ids whose student already has a row
     from_download: list[str] = field(default_factory=list)  # unmatched, but with the Canvas user id of the download
+    caveats: dict[str, list[str]] = field(default_factory=dict)  # submission id -> what weakens trust in its score
 
     def to_csv(self, points_row: bool = True) -> str:
         buffer = io.StringIO()
@@ -99,13 +100,19 @@ class CanvasExport:
         if self.duplicates:
             notes.append(f"{len(self.duplicates)} submission(s) belong to a student who already has one, exported "
                          f"on rows of their own: {', '.join(self.duplicates)}")
+        # A Canvas gradebook file has no comment rows, and every extra column becomes an assignment: say it here.
+        for caveat in sorted({caveat for found in self.caveats.values() for caveat in found}):
+            ids = sorted(student_id for student_id, found in self.caveats.items() if caveat in found)
+            notes.append(f"{len(ids)} score(s) were {caveat.removeprefix('graded ')}: {', '.join(ids)}"
+                         if caveat.startswith("graded ") else f"{len(ids)} score(s) carry a caveat ({caveat}): "
+                         f"{', '.join(ids)}")
         return notes
 
     def to_dict(self) -> dict:
         return {"column": self.column, "points_possible": self.points_possible, "roster": self.roster,
                 "rows": len(self.rows),
                 "unmatched": self.unmatched, "missing": self.missing, "not_scored": self.not_scored,
-                "duplicates": self.duplicates, "from_download": self.from_download}
+                "duplicates": self.duplicates, "from_download": self.from_download, "caveats": self.caveats}
 
 
 def format_points(value: float) -> str:
@@ -129,6 +136,7 @@ def canvas_export(folder: GradedFolder, roster: Roster | None = None,
     for path in folder.unreadable:
         scores.setdefault(path.parent.name, "")
     export.not_scored = sorted(student_id for student_id, score in scores.items() if score == "")
+    export.caveats = {result.student_id: result.caveats for result in folder.results if result.caveats}
     submitted = {result.student_id: Submitted.from_dict(result.submitted) for result in folder.results}
     claimed: dict[int, str] = {}  # roster line -> submission id
     unmatched: list[str] = []

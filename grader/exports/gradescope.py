@@ -64,7 +64,8 @@ def results_json(result: SubmissionResult, title: str = "", hidden_visibility: s
         "extra_data": {
             "student_id": result.student_id, "assignment": result.assignment, "version": result.assignment_version,
             "status": result.status, "possible": result.possible, "backend": result.sandbox.get("backend", ""),
-            "computed_in_sandbox": result.computed_in_sandbox, "grader_version": result.grader_version,
+            "computed_in_sandbox": result.computed_in_sandbox, "file_isolation": result.file_isolated,
+            "caveats": result.caveats, "grader_version": result.grader_version,
             "message": result.message[-4000:],
         },
         "tests": tests,

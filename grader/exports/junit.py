@@ -67,6 +67,8 @@ def _suite(result: SubmissionResult) -> ET.Element:
                        ("status", result.status), ("score", f"{result.total:g}"), ("possible", f"{result.possible:g}"),
                        ("backend", result.sandbox.get("backend", "")), ("message", result.message)):
         ET.SubElement(properties, "property", name=key, value=_text(str(value)))
+    for caveat in result.caveats:
+        ET.SubElement(properties, "property", name="caveat", value=_text(caveat))
     for test in result.tests:
         case = _case(test, result)
         suite.append(case)

@@ -135,6 +135,7 @@ class SubmissionReport:
     output_withheld: bool = False
     withheld: Withheld | None = None
     computed_in_sandbox: bool = False
+    file_isolated: bool = True   # False: graded on the rlimits backend, student code could read any file
     due: str | None = None
     started_at: str = ""
     duration: float | None = None
@@ -312,6 +313,7 @@ class ClassSummary:
     graded_at: str = ""
     grader_version: str = ""
     computed_in_sandbox: bool = False
+    file_isolated: bool = True   # False: graded on the rlimits backend, student code could read any file
     imported: ImportInfo | None = None  # None for folders graded before import.json existed
 
     @property

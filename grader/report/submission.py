@@ -73,7 +73,7 @@ def build_submission_report(result: SubmissionResult, manifest: BatchManifest, f
         outputs=[] if details_withheld and not instructor else output_excerpts(result),
         output_withheld=details_withheld and not instructor,
         withheld=Withheld(withheld_tests, round(withheld_points, 6), manifest.due) if withheld_tests else None,
-        computed_in_sandbox=result.computed_in_sandbox, due=manifest.due,
+        computed_in_sandbox=result.computed_in_sandbox, file_isolated=result.file_isolated, due=manifest.due,
         started_at=result.started_at if instructor else "",
         duration=result.duration if instructor else None,
         grader_version=result.grader_version if instructor else "",

@@ -182,5 +182,6 @@ def build_class_summary(folder: GradedFolder, now: dt.datetime | None = None) ->
         due=manifest.due, backend=manifest.backend, graded_at=manifest.graded_at,
         grader_version=manifest.grader_version,
         computed_in_sandbox=any(test.computed_in == "sandbox" for test in manifest.plan),
+        file_isolated=all(result.file_isolated for result in folder.results),
         imported=import_info(folder),
     )

@@ -41,6 +41,7 @@ from pathlib import Path
 from grader.capture import CappedReader
 from grader.config import Limits
 from grader.sandbox import bwrap as bwrap_module
+from grader.sandbox.private import landlock_rules, private_paths
 from grader.sandbox.probe import capabilities, choose_backend, python_readable_by_others
 from grader.sandbox.runtime import COLD_BOOTSTRAP, ZYGOTE_BOOTSTRAP, stage_runtime
 from grader.sandbox.slots import Slot, claim_slot, hand_over, kill_all_processes_of
@@ -48,6 +49,9 @@ from grader.sandbox.slots import Slot, claim_slot, hand_over, kill_all_processes
 # Enough address space for numpy + torch with glibc arenas capped (design notes).
 MIN_MEMORY_MB = 1024
 PRELOADABLE = ("numpy", "torch", "edugrad")
+# What a worker confined by Landlock may read of /proc: its own folder and machine-wide facts, no other process.
+PROC_READABLE = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime",
+                 "/proc/version", "/proc/sys", "/proc/filesystems")
 # Imported by the zygote after the package itself: torch.optim pulls in torch._dynamo lazily on the
 # first optimizer step, 2-5 s that would otherwise land in one student's test.
 PRELOAD_EXTRAS = {"torch": ("torch.optim", "torch._dynamo")}
@@ -220,14 +224,19 @@ class Sandbox:
 
     backend: str = "auto"
     warm: bool = True
+    # Folders of the caller's that no worker may read (the assignment, the batch's output), on top of the
+    # toolkit's own install (grader.sandbox.private).
+    hidden: tuple[str, ...] = ()
     slot: Slot | None = None
     runtime: Path | None = None
+    _landlock_view: dict | None = field(default=None, repr=False)
     _zygote: ZygoteClient | None = None
     _zygote_preload: tuple[str, ...] = ()
     _runtime_tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.backend = choose_backend(self.backend)
+        self.hidden = private_paths(self.hidden)
         self.slot = claim_slot()
         self._runtime_tmp = tempfile.TemporaryDirectory(prefix="nlm-grader-runtime-")
         os.chmod(self._runtime_tmp.name, 0o755)
@@ -267,9 +276,21 @@ class Sandbox:
         }
         if self.backend in ("landlock", "bwrap") and capabilities().landlock_abi >= 1:
             writable = [str(spec.root), "/dev/null"] + (["/tmp"] if self.backend == "bwrap" else [])
-            config["landlock"] = {"read_only": [*bwrap_module.view_paths(self.runtime), "/proc", "/dev", "/sys"],
-                                  "writable": writable}
+            config["landlock"] = {**self.landlock_view(), "writable": writable}
         return config
+
+    def landlock_view(self) -> dict[str, list[str]]:
+        """What Landlock lets a worker read: the view's folders without the hidden paths (worked out once).
+
+        Of ``/proc`` only the worker's own folder (``/proc/self``, resolved by the
+        worker when it confines itself) and the machine-wide files libraries read:
+        without a PID namespace, another process's ``environ`` (the grader's, with
+        its secrets) is readable by the same uid, and Landlock does not stop it.
+        """
+        if self._landlock_view is None:
+            readable, listable = landlock_rules([*bwrap_module.view_paths(self.runtime), "/dev", "/sys"], self.hidden)
+            self._landlock_view = {"read_only": [*readable, *PROC_READABLE], "list_only": [*listable, "/proc"]}
+        return self._landlock_view
 
     def describe(self, config: dict) -> dict:
         return {"backend": self.backend, "warm": self.warm, "uid": self.uid,
@@ -288,7 +309,7 @@ class Sandbox:
         if self.backend != "bwrap":
             return inner
         return bwrap_module.bwrap_command(capabilities().bwrap_path, self.runtime, self.slot.folder, inner,
-                                          as_root=capabilities().is_root)
+                                          as_root=capabilities().is_root, hidden=self.hidden)
 
     def _launch_cold(self, spec: WorkerSpec, config: dict) -> WorkerProcess:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -386,10 +407,11 @@ def default_sandbox() -> Sandbox:
     return _DEFAULT
 
 
-def configure_default_sandbox(backend: str = "auto", warm: bool = True) -> Sandbox:
-    """Replace this process's sandbox (the pool initializer calls it with the batch's settings)."""
+def configure_default_sandbox(backend: str = "auto", warm: bool = True, hidden: tuple[str, ...] = ()) -> Sandbox:
+    """Replace this process's sandbox (the pool initializer calls it with the batch's settings);
+    ``hidden`` folders (the assignment, the batch's output) are kept from its workers."""
     global _DEFAULT
     if _DEFAULT is not None:
         _DEFAULT.close()
-    _DEFAULT = Sandbox(backend=backend, warm=warm)
+    _DEFAULT = Sandbox(backend=backend, warm=warm, hidden=tuple(hidden))
     return _DEFAULT

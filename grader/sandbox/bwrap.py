@@ -5,7 +5,9 @@ the Python installation and the virtual environment read-only; the worker's
 runtime folder read-only; the slot folder (the submission's scratch) writable;
 a private ``/tmp``, ``/proc`` and ``/dev``. Not visible: the grader's checkout,
 the assignment (hidden tests, solutions), other slots, the rest of ``/root``
-and ``/home``. New PID, network, IPC and UTS namespaces. As root, no user
+and ``/home``, and the toolkit's own install inside the visible folders (the
+``reference`` oracles and the ``grader`` package in ``site-packages``, blanked
+by :func:`grader.sandbox.private.bwrap_masks`). New PID, network, IPC and UTS namespaces. As root, no user
 namespace, so the worker can switch to the slot's own host uid.
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+from grader.sandbox.private import bwrap_masks
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
@@ -30,7 +34,9 @@ def view_paths(runtime: Path) -> list[str]:
     return [*SYSTEM_DIRS, *python_dirs(), str(runtime)]
 
 
-def bwrap_command(bwrap: str, runtime: Path, writable: Path, inner: list[str], as_root: bool) -> list[str]:
+def bwrap_command(bwrap: str, runtime: Path, writable: Path, inner: list[str], as_root: bool,
+                  hidden: tuple[str, ...] = ()) -> list[str]:
+    """The command that runs ``inner`` in the view; ``hidden`` paths inside it are blanked."""
     command = [bwrap, "--die-with-parent", "--new-session",
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     if not as_root:
@@ -51,5 +57,6 @@ def bwrap_command(bwrap: str, runtime: Path, writable: Path, inner: list[str], a
                 created.add(str(parent))
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += [mode, path, path]
+    command += bwrap_masks([*SYSTEM_DIRS, *python_dirs()], hidden)
     command += ["--chdir", str(writable), "--"]
     return command + inner

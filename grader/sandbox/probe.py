@@ -105,6 +105,29 @@ def choose_backend(requested: str = "auto") -> str:
     return requested
 
 
+# The flag that lets a batch grade without file isolation: it names what the instructor accepts.
+UNISOLATED_FLAG = "--unsafe-students-can-read-solutions"
+ISOLATING_BACKENDS = ("bwrap", "landlock")
+
+
+def require_file_isolation(backend: str, allow_unisolated: bool = False) -> None:
+    """Refuse to grade on a backend that cannot hide files, unless the instructor accepts the risk by name.
+
+    The rlimits backend limits resources but shows student code every file the
+    grader's user can read: the reference oracles (the solutions in another
+    form), the hidden tests, the other submissions.
+    """
+    if backend in ISOLATING_BACKENDS or allow_unisolated:
+        return
+    caps = capabilities()
+    raise InstructorError(
+        f"refusing to grade with the {backend} sandbox: it cannot hide files, so student code could read the "
+        "reference oracles, hidden tests, solutions and other students' submissions. Install bubblewrap "
+        f"({caps.bwrap_error or 'available'}) or use a kernel with Landlock (ABI {caps.landlock_abi} here); "
+        f"`grader doctor` says what this machine offers. To grade anyway, pass {UNISOLATED_FLAG}: every report "
+        "and export of the batch will say it was graded without file isolation.")
+
+
 def doctor_checks() -> list[tuple[str, bool, str]]:
     """``(what, available, detail)`` for each isolation layer."""
     caps = capabilities()

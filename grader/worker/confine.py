@@ -62,6 +62,6 @@ def confine(config: dict) -> None:
     apply_rlimits(config.get("limits", {}))
     view = config.get("landlock")
     if view:
-        landlock.restrict(view["read_only"], view["writable"], deny_tcp=True)
+        landlock.restrict(view["read_only"], view["writable"], deny_tcp=True, list_only=view.get("list_only", ()))
     drop_privileges(config.get("uid"), config.get("gid"))
     die_with_parent()

@@ -67,8 +67,13 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def restrict(read_only: list[str], writable: list[str], deny_tcp: bool = True) -> int:
-    """Confine this process: returns the ABI used; raises :class:`LandlockUnavailable`."""
+def restrict(read_only: list[str], writable: list[str], deny_tcp: bool = True, list_only: list[str] = ()) -> int:
+    """Confine this process: returns the ABI used; raises :class:`LandlockUnavailable`.
+
+    ``read_only`` trees may be read, ``writable`` ones written, and ``list_only``
+    folders listed (their tree's folders, not its files: how a folder with a
+    hidden part stays searchable by imports).
+    """
     abi = abi_version()
     if abi < 1:
         raise LandlockUnavailable("Landlock is not available on this kernel")
@@ -81,7 +86,7 @@ def restrict(read_only: list[str], writable: list[str], deny_tcp: bool = True) -
     if ruleset < 0:
         raise LandlockUnavailable(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
     try:
-        for paths, access in ((read_only, READ_ONLY), (writable, handled_fs)):
+        for paths, access in ((list_only, READ_DIR), (read_only, READ_ONLY), (writable, handled_fs)):
             for path in paths:
                 _allow(libc, ruleset, path, access)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

@@ -1,0 +1,133 @@
+"""No oracle, solution or hidden test is readable or importable by student code (invariant 8).
+
+Thieves (:mod:`tests.sandbox.oracle_thieves`) grade beside an honest student on
+every backend that claims file isolation; here the toolkit is this checkout's
+editable install. ``tests/grader/test_installed.py`` runs the same thieves
+against a wheel installed in a fresh venv, and the Gradescope tests against
+the autograder zip. The rlimits backend, which cannot hide files, is refused.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import reference
+from grader.batch import grade_batch
+from grader.errors import InstructorError
+from grader.results import load_result, result_path
+from grader.sandbox.private import landlock_rules, private_paths
+from grader.sandbox.probe import capabilities
+
+from .oracle_thieves import leaked, secret_lines, write_thieves
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTOGRAD = ROOT / "assignments" / "autograd"
+REFERENCE = Path(reference.__file__).resolve().parent
+SEED_SECRET = "s3cret-" + "7f1d9c2a"  # never written out whole in a file the thieves could read
+
+
+def oracle_secrets() -> set[str]:
+    """Lines of the oracles, the catalogue, the solution and the hidden tests that nothing public holds."""
+    files = [*REFERENCE.rglob("*.py"), AUTOGRAD / "solution" / "ops.py", AUTOGRAD / "tests" / "test_hidden.py"]
+    public = [AUTOGRAD / "starter" / "ops.py", AUTOGRAD / "tests" / "test_public.py", AUTOGRAD / "README.md"]
+    return secret_lines(files, public)
+
+
+def known_paths() -> list[str]:
+    """Where the secrets lie on this machine: a thief is told, as a student could guess them."""
+    return [str(REFERENCE / "ops.py"), str(REFERENCE / "mistakes" / "ops.py"), str(AUTOGRAD / "solution" / "ops.py"),
+            str(AUTOGRAD / "tests" / "test_hidden.py"), str(ROOT / "assignments" / "autograd" / "mutants.toml")]
+
+
+def isolating_backends() -> list[str]:
+    caps = capabilities()
+    return [name for name, works in (("bwrap", caps.bwrap_works), ("landlock", caps.landlock_abi >= 1)) if works]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", isolating_backends())
+def test_thieves_get_nothing_and_an_honest_student_full_marks(tmp_path, monkeypatch, backend):
+    # The grader's own environment holds the seed secret: no route through /proc may show it.
+    monkeypatch.setenv("GRADER_SEED_SECRET", SEED_SECRET)
+    submissions = tmp_path / "subs"
+    thieves = write_thieves(submissions, known_paths())
+    (submissions / "honest").mkdir()
+    shutil.copy(AUTOGRAD / "solution" / "ops.py", submissions / "honest" / "ops.py")
+    out = tmp_path / "out"
+    grade_batch(submissions, AUTOGRAD, out, jobs=2, sandbox=backend)
+    honest = load_result(result_path(out, "honest"))
+    assert honest.total == honest.possible == 100, honest.message  # the sandbox still runs real work
+    secrets = oracle_secrets()
+    for thief in thieves:
+        result = load_result(result_path(out, thief))
+        output = result.output.stdout + result.output.stderr
+        assert result.sandbox["backend"] == backend
+        assert "ROUTE OPEN" not in output, output[-3000:]
+        assert "MEM READABLE" not in output
+        assert SEED_SECRET not in output, f"{thief} read the grader's environment on {backend}"
+        assert result.total == 0, f"{thief} scored {result.total} on {backend}"
+        assert leaked(output, secrets) == [], f"{thief} printed oracle source on {backend}"
+        assert "closed: import" in output or thief != "thief_imports"  # the route was really tried
+
+
+def test_the_toolkit_install_and_an_editable_checkout_are_private():
+    hidden = private_paths()
+    assert str(REFERENCE) in hidden
+    assert str(ROOT / "grader") in hidden
+    assert str(ROOT) in hidden  # the editable checkout: assignments, solutions, hidden tests
+
+
+def test_landlock_rules_leave_out_hidden_folders_but_keep_their_siblings(tmp_path):
+    site = tmp_path / "site-packages"
+    for name in ("numpy", "reference", "grader", "edugrad"):
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text("")
+    (site / "six.py").write_text("")
+    (site / "_nlm_grader.pth").write_text("/x\n")
+    readable, listable = landlock_rules([str(tmp_path)], [str(site / "reference"), str(site / "grader"),
+                                                          str(site / "_nlm_grader.pth")])
+    assert sorted(readable) == sorted(str(site / name) for name in ("edugrad", "numpy", "six.py"))
+    assert listable == [str(tmp_path), str(site)]
+
+
+def test_a_hidden_folder_that_holds_a_read_root_keeps_the_root_readable(tmp_path):
+    venv = tmp_path / "checkout" / ".venv"
+    venv.mkdir(parents=True)
+    readable, listable = landlock_rules([str(venv)], [str(tmp_path / "checkout")])
+    assert readable == [str(venv)] and listable == []
+
+
+@pytest.mark.skipif(not isolating_backends(), reason="needs a backend with file isolation to compare")
+def test_the_rlimits_backend_is_refused_without_the_flag_that_names_the_risk(tmp_path):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    with pytest.raises(InstructorError, match="--unsafe-students-can-read-solutions"):
+        grade_batch(tmp_path / "subs", AUTOGRAD, tmp_path / "out", sandbox="rlimits")
+    assert not (tmp_path / "out" / "alice").exists()
+
+
+@pytest.mark.slow
+def test_with_the_flag_every_report_and_export_says_files_were_not_isolated(tmp_path):
+    from grader.exports.canvas import canvas_export
+    from grader.exports.gradescope import results_json
+    from grader.exports.junit import junit_bytes
+    from grader.manifest import load_graded_folder
+    from grader.report import write_reports
+
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    shutil.copy(AUTOGRAD / "starter" / "ops.py", tmp_path / "subs" / "alice" / "ops.py")
+    out = tmp_path / "out"
+    grade_batch(tmp_path / "subs", AUTOGRAD, out, jobs=1, sandbox="rlimits", allow_unisolated=True)
+    result = load_result(result_path(out, "alice"))
+    assert result.sandbox["file_isolation"] is False and not result.file_isolated
+    assert "without file isolation" in result.message
+    grades = (out / "grades.csv").read_text(encoding="utf-8")
+    assert grades.splitlines()[0].endswith(",caveats") and "without file isolation" in grades
+    folder = load_graded_folder(out)
+    reports = write_reports(folder)
+    assert "Graded without file isolation" in reports.index.read_text(encoding="utf-8")
+    assert "Graded without file isolation" in (out / "alice" / "report.html").read_text(encoding="utf-8")
+    assert results_json(result)["extra_data"]["file_isolation"] is False
+    assert b'name="caveat"' in junit_bytes([result])
+    assert any("without file isolation" in note for note in canvas_export(folder).notes())
