@@ -376,10 +376,13 @@ def export(folder: Path, roster: Path | None, canvas_assignment_id: int | None, 
               help="The index PyTorch comes from; '' for PyPI's.  [default: the CPU wheels]")
 @click.option("--hidden-visibility", type=click.Choice(["hidden", "after_published"]), default="hidden",
               show_default=True, help="How Gradescope shows hidden tests to students.")
+@click.option("--unsafe-students-can-read-solutions", "allow_unisolated", is_flag=True,
+              help="Let the autograder grade where Gradescope's machine offers only the rlimits sandbox, which cannot "
+                   "hide the hidden tests shipped in the zip from student code.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print what was written on stdout.")
 def gradescope(assignment_path: Path, out: Path, torch_spec: str | None, torch_index: str | None,
-               hidden_visibility: str, output_format: str) -> None:
+               hidden_visibility: str, allow_unisolated: bool, output_format: str) -> None:
     """Write OUT.zip, a Gradescope autograder for ASSIGNMENT.
 
     setup.sh and run_autograder sit at the root: setup.sh installs PyTorch
@@ -395,7 +398,8 @@ def gradescope(assignment_path: Path, out: Path, torch_spec: str | None, torch_i
 
     options = {key: value for key, value in (("torch_spec", torch_spec), ("torch_index", torch_index))
                if value is not None}
-    built = build_autograder_zip(assignment_path, out, hidden_visibility=hidden_visibility, **options)
+    built = build_autograder_zip(assignment_path, out, hidden_visibility=hidden_visibility,
+                                 allow_unisolated=allow_unisolated, **options)
     if output_format == "json":
         click.echo(json.dumps(built.to_dict(), indent=2))
         return

@@ -73,6 +73,8 @@ def run_autograder(root: str | Path) -> int:
     from grader.ingest import SubmissionSource
     from grader.plan import collect_plan
     from grader.runner import grade_submission
+    from grader.sandbox import default_sandbox
+    from grader.sandbox.probe import require_file_isolation
 
     root = Path(root)
     results_path = root / "results" / "results.json"
@@ -82,10 +84,14 @@ def run_autograder(root: str | Path) -> int:
         assignment = load_assignment(root / "source" / settings.get("assignment", "assignment"))
         with tempfile.TemporaryDirectory(prefix="grader-gradescope-plan-") as plan_dir:
             plan = collect_plan(assignment, Path(plan_dir))
+        sandbox = default_sandbox()
+        # On a Gradescope machine without bwrap or Landlock student code could read the hidden tests shipped here.
+        require_file_isolation(sandbox.backend, bool(settings.get("allow_unisolated", False)))
         metadata = root / "submission_metadata.json"
         student_id = student_id_from_metadata(metadata)
         submitted = Submitted(seed_id=seed_id_from_metadata(metadata))
-        result = grade_submission(assignment, plan, SubmissionSource(student_id, root / "submission", "folder", submitted))
+        result = grade_submission(assignment, plan, SubmissionSource(student_id, root / "submission", "folder", submitted),
+                                  sandbox)
         data = results_json(result, assignment.title, settings.get("hidden_visibility", "hidden"))
     except Exception as error:  # noqa: BLE001 - Gradescope must get a results.json that says what happened
         write_json_atomic(results_path, failure_results(f"{type(error).__name__}: {error}", time.monotonic() - started))

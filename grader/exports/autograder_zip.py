@@ -89,12 +89,15 @@ class AutograderZip:
 
 
 def build_autograder_zip(assignment_path: str | Path, out: str | Path, torch_spec: str = DEFAULT_TORCH_SPEC,
-                         torch_index: str = DEFAULT_TORCH_INDEX, hidden_visibility: str = "hidden") -> AutograderZip:
+                         torch_index: str = DEFAULT_TORCH_INDEX, hidden_visibility: str = "hidden",
+                         allow_unisolated: bool = False) -> AutograderZip:
     """Write the Gradescope autograder zip of the assignment at ``assignment_path`` to ``out``.
 
     ``torch_spec`` and ``torch_index`` are what ``setup.sh`` installs PyTorch
     with (an empty index: PyPI's default); ``hidden_visibility`` is how hidden
-    tests show on Gradescope (``hidden`` or ``after_published``). Raises
+    tests show on Gradescope (``hidden`` or ``after_published``);
+    ``allow_unisolated`` lets the autograder grade where only the rlimits
+    sandbox runs (:func:`grader.sandbox.probe.require_file_isolation`). Raises
     :class:`~grader.errors.InstructorError` when the assignment cannot be
     shipped; ``out`` is then untouched.
     """
@@ -115,7 +118,8 @@ def build_autograder_zip(assignment_path: str | Path, out: str | Path, torch_spe
         _stage_assignment(assignment, staging / ASSIGNMENT_DIR, report)
         report.plan = _check_staged_plan(staging / ASSIGNMENT_DIR, original, scratch)
         _stage_package(staging / PACKAGE_DIR, report)
-        _stage_scripts(staging, assignment, torch_spec.strip(), torch_index.strip(), hidden_visibility, report)
+        _stage_scripts(staging, assignment, torch_spec.strip(), torch_index.strip(), hidden_visibility, report,
+                       allow_unisolated)
         write_bytes_atomic(out, _zip_bytes(staging))
     if os.environ.get("GRADER_SEED_SECRET"):
         report.notes.append("GRADER_SEED_SECRET is set here but is not put in the zip: hidden tests on Gradescope "
@@ -241,7 +245,7 @@ def _pyproject() -> str:
 # -- scripts and the zip ---------------------------------------------------------------------
 
 def _stage_scripts(staging: Path, assignment: Assignment, torch_spec: str, torch_index: str,
-                   hidden_visibility: str, report: AutograderZip) -> None:
+                   hidden_visibility: str, report: AutograderZip, allow_unisolated: bool = False) -> None:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "gradescope")),
                                      autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     fields = {"title": assignment.title.replace("\n", " "), "grader_version": __version__, "torch_spec": torch_spec,
@@ -252,7 +256,7 @@ def _stage_scripts(staging: Path, assignment: Assignment, torch_spec: str, torch
         (staging / name).write_text(environment.get_template(f"{name}.j2").render(**fields), encoding="utf-8")
         report.files[name] = what
     config = {"assignment": ASSIGNMENT_DIR, "hidden_visibility": hidden_visibility, "grader_version": __version__,
-              "assignment_version": assignment.version}
+              "assignment_version": assignment.version, "allow_unisolated": bool(allow_unisolated)}
     (staging / ZIP_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     report.files[ZIP_CONFIG] = "settings run_autograder reads"
 

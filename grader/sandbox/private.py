@@ -31,6 +31,8 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import site
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,12 +43,17 @@ TOOLKIT_DISTRIBUTIONS = ("nlm-grader", "nlm-grader-check")
 
 
 def private_paths(extra: Iterable[str | os.PathLike] = ()) -> tuple[str, ...]:
-    """Absolute, resolved paths a worker must not read: the toolkit's install and ``extra``."""
+    """Absolute, resolved paths a worker must not read: every copy of the toolkit's install, and ``extra``.
+
+    Every copy: the one ``import`` finds, and any other on the path it shadows
+    (Gradescope's run_autograder puts the shipped source first, while the venv
+    the sandbox shows holds an installed copy too).
+    """
     found: set[str] = set()
     for name in TOOLKIT_PACKAGES:
         found.update(_package_folders(name))
-    for distribution in TOOLKIT_DISTRIBUTIONS:
-        found.update(_distribution_paths(distribution))
+        found.update(_copies_on_path(name))
+    found.update(_distribution_paths())
     found.update(_editable_project_roots(found))
     found.update(os.path.realpath(path) for path in extra)
     return tuple(sorted(path for path in found if path and path != "/" and os.path.lexists(path)))
@@ -65,19 +72,38 @@ def _package_folders(name: str) -> list[str]:
     return [os.path.realpath(spec.origin)] if spec.origin else []
 
 
-def _distribution_paths(name: str) -> list[str]:
-    """The metadata folder of an installed distribution and the ``.pth`` files it installed."""
+def _copies_on_path(name: str) -> list[str]:
+    """``name`` as a package folder or module in every folder of ``sys.path`` and the site folders."""
+    folders = [*sys.path, *_site_folders()]
+    copies = []
+    for folder in dict.fromkeys(os.path.realpath(folder) for folder in folders if folder):
+        for candidate in (os.path.join(folder, name), os.path.join(folder, name + ".py")):
+            if os.path.exists(candidate):
+                copies.append(os.path.realpath(candidate))
+    return copies
+
+
+def _site_folders() -> list[str]:
     try:
-        distribution = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
+        return [*site.getsitepackages(), site.getusersitepackages()]
+    except AttributeError:  # an embedded interpreter without the site helpers
         return []
+
+
+def _distribution_paths() -> list[str]:
+    """The metadata folders of every installed copy of the toolkit's distributions, and the ``.pth`` files
+    they installed."""
     paths = []
-    metadata_folder = getattr(distribution, "_path", None)  # PathDistribution: the .dist-info folder
-    if metadata_folder is not None:
-        paths.append(os.path.realpath(metadata_folder))
-    for file in distribution.files or ():
-        if file.name.endswith(".pth") or file.name.startswith("__editable__"):
-            paths.append(os.path.realpath(distribution.locate_file(file)))
+    for distribution in importlib.metadata.distributions(path=[*sys.path, *_site_folders()]):
+        name = (distribution.metadata["Name"] or "").lower().replace("_", "-")
+        if name not in TOOLKIT_DISTRIBUTIONS:
+            continue
+        metadata_folder = getattr(distribution, "_path", None)  # PathDistribution: the .dist-info folder
+        if metadata_folder is not None:
+            paths.append(os.path.realpath(metadata_folder))
+        for file in distribution.files or ():
+            if file.name.endswith(".pth") or file.name.startswith("__editable__"):
+                paths.append(os.path.realpath(distribution.locate_file(file)))
     return paths
 
 

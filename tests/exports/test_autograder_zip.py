@@ -95,7 +95,7 @@ def test_zip_holds_the_scripts_at_the_root_the_tests_hidden_ones_included_and_no
     assert 'name = "toy"' in config and f'seed_salt = "{SEED_SALT}"' in config, "seeds as in the instructor's grading"
     assert {"solution", "starter"}.isdisjoint(tomllib.loads(config)["assignment"])
     assert settings == {"assignment": "assignment", "hidden_visibility": "hidden", "grader_version": settings["grader_version"],
-                        "assignment_version": "1"}
+                        "assignment_version": "1", "allow_unisolated": False}
 
 
 def test_scripts_are_valid_bash_and_install_the_torch_asked_for(toy, tmp_path):
