@@ -15,6 +15,13 @@ exactly the public points the grading gives. The points of the tests it
 cannot run come from ``hidden_points`` in a released ``assignment.toml``
 (or, on an instructor's copy, from its hidden tests).
 
+In a released bundle the oracles are not there (invariant 8): the public
+tests' oracle calls are answered from what ``grader release`` recorded
+(``.grader/expectations``, :mod:`grader.recorded.replay`). A test that needs
+an outcome the release could not record (its arguments came from the
+student's output) is ``deferred``: shown as checked when graded, neither
+passed nor failed, and its points are neither earned nor lost here.
+
 Nothing is written, except with ``--ci``/``--junit`` (:func:`write_ci_outputs`):
 a JUnit report, GitHub annotations on stdout and the job summary appended to
 ``$GITHUB_STEP_SUMMARY``. Nothing here needs root or sandbox privileges: the
@@ -22,6 +29,7 @@ sandbox falls back to what the machine allows (``grader doctor``).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -39,13 +47,18 @@ from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
 from grader.ingest import SubmissionSource
 from grader.plan import PlannedTest, collect_plan
-from grader.results import ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult, TestResult
+from grader.recorded.recording import RecordingError
+from grader.recorded.replay import load_expectations, replaying
+from grader.results import (DEFERRED, ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult,
+                            TestResult)
 
 SELF_CHECK_ID = "self-check"
 DEFAULT_JUNIT = "grader-junit.xml"
 _CREDIT_NOTE = re.compile(r"^\d+(\.\d+)? of \d+(\.\d+)? .*correct$")
 _HEADLINE_CHARS = 200
-_STATUS_STYLES = {PASSED: "green", PARTIAL: "yellow", FAILED: "red", TIMEOUT: "magenta", ERROR: "magenta"}
+_STATUS_STYLES = {PASSED: "green", PARTIAL: "yellow", FAILED: "red", TIMEOUT: "magenta", ERROR: "magenta", DEFERRED: "cyan"}
+# How a status reads in the student's table (a deferred test is judged when the submission is graded).
+_STATUS_WORDS = {DEFERRED: "checked when graded"}
 
 
 def resolve_assignment(folder: Path, assignment: str | Path | None = None) -> Path:
@@ -88,13 +101,20 @@ class SelfCheck:
 
     @property
     def ok(self) -> bool:
-        """True when every public test passed (or was skipped): what ``--ci`` turns into exit 0."""
+        """True when every public test passed (or was skipped, or is judged when graded): ``--ci``'s exit 0."""
         return (self.result.status == GRADED and bool(self.result.tests)
-                and all(test.status in (PASSED, SKIPPED) for test in self.result.tests))
+                and all(test.status in (PASSED, SKIPPED, DEFERRED) for test in self.result.tests))
+
+    @property
+    def deferred_points(self) -> float:
+        """The points of the public tests the self-check could not judge offline."""
+        return round(sum(test.max_points for test in self.result.tests if test.status == DEFERRED), 6)
 
     def score_line(self) -> str:
         """``public: X/Y; hidden tests worth Z points run at grading time``."""
         line = f"public: {self.result.total:g}/{self.result.possible:g}"
+        if self.deferred_points:
+            line += f" ({self.deferred_points:g} of them checked when graded)"
         if self.hidden_points is None:
             return line + "; your grade may also count tests that run only at grading time"
         if self.hidden_points == 0:
@@ -123,9 +143,14 @@ def run_self_check(folder: str | Path = ".", assignment: str | Path | None = Non
         raise InstructorError(f"{folder} is not a folder")
     full = load_assignment(resolve_assignment(folder, assignment))
     config = public_part(full)
+    try:
+        recording = load_expectations(full.root)
+    except RecordingError as error:
+        raise InstructorError(str(error)) from None
     sandbox = default_sandbox()
     _start_worker_early(sandbox, config)
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch_name:
+    oracles = replaying(recording, full.root) if recording is not None else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch_name, oracles:
         scratch = Path(scratch_name)
         plan = public_plan(config, scratch)
         hidden = points_beyond_public(full, plan, scratch)
@@ -191,8 +216,9 @@ def print_check(result: SubmissionResult | SelfCheck, assignment: Assignment | N
     table.add_column("status", no_wrap=True)
     table.add_column("hint", overflow="fold", ratio=3)
     for test in result.tests:
-        table.add_row(Text(test.name), f"{test.points:g}/{test.max_points:g}",
-                      Text(test.status, style=_STATUS_STYLES.get(test.status, "")), _hint_cell(test))
+        points = "–" if test.status == DEFERRED else f"{test.points:g}/{test.max_points:g}"
+        table.add_row(Text(test.name), points, Text(_STATUS_WORDS.get(test.status, test.status),
+                                                    style=_STATUS_STYLES.get(test.status, "")), _hint_cell(test))
     console.print(table)
     passed = sum(test.status == PASSED for test in result.tests)
     console.print(Text(f"Total: {result.total:g}/{result.possible:g} points on the public tests "
@@ -232,6 +258,9 @@ def hints(result: SubmissionResult, assignment: Assignment, known_rest: bool = F
                      "look for an endless loop or a very slow step.")
     if ERROR in statuses:
         found.append("an 'error' is a problem in the test itself, not necessarily in your code: tell your course staff.")
+    if DEFERRED in statuses:
+        found.append("'checked when graded': that test compares with values worked out from your code's own output, "
+                     "which only the grading can compute; it is neither passed nor failed here.")
     if result.output.stdout or result.output.stderr:
         found.append("your code printed output while it was tested; `grader check --format json` shows it.")
     if passed_all(result):

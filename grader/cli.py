@@ -3,7 +3,7 @@
 Every command parses its options and calls one library function whose keyword
 defaults are the single source of truth. Library errors are typed exceptions
 (:mod:`grader.errors`) turned into messages and exit codes in one place,
-:class:`GraderGroup`:
+:class:`~grader.cli_student.GraderGroup`:
 
 - exit 0: the command did its job (for ``grade``: the batch completed,
   whatever the students scored)
@@ -19,21 +19,11 @@ from pathlib import Path
 import click
 
 from grader import __version__
-from grader.errors import GraderError
+from grader.cli_student import CONTEXT_SETTINGS, GraderGroup, check, doctor
 from grader.importers import FORMATS as IMPORT_FORMATS
 
 
-class GraderGroup(click.Group):
-    """Turns :class:`GraderError` into a clean message and exit code 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except GraderError as error:
-            raise click.ClickException(str(error)) from None
-
-
-@click.group(name="grader", cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="grader", cls=GraderGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="grader")
 def main() -> None:
     """Grade neural-language-model assignments: sandboxed student code, trusted verdicts.
@@ -194,99 +184,6 @@ def release(assignment_path: Path, out: Path, force: bool, grader_spec: str | No
         print_release(report)
 
 
-@main.command(short_help="Run the public tests on your work: the student's self-check.")
-@click.argument("folder", required=False, default=Path("."), type=click.Path(path_type=Path))
-@click.option("--assignment", "-a", "assignment_path", default=None, type=click.Path(path_type=Path),
-              help="The assignment to check against.  [default: FOLDER, which holds assignment.toml]")
-@click.option("--format", "output_format", type=click.Choice(["table", "json", "github"]), default=None,
-              help="How to print the results on stdout; github: the table, then GitHub Actions annotations.  "
-                   "[default: table; github with --ci]")
-@click.option("--ci", is_flag=True,
-              help="Run as CI: GitHub annotations on stdout, a JUnit report (see --junit), the job summary appended "
-                   "to $GITHUB_STEP_SUMMARY when it is set, and exit 1 while a public test fails.")
-@click.option("--junit", "junit", default=None, type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a JUnit XML report to this file.  [default with --ci: grader-junit.xml]")
-def check(folder: Path, assignment_path: Path | None, output_format: str | None, ci: bool, junit: Path | None) -> None:
-    """Run the public tests on your work in FOLDER (default: this folder) and show your points.
-
-    Run it in the folder of the assignment you were given: your files sit
-    beside assignment.toml and tests/. Only your files are graded, on the
-    inputs the grading uses for the public tests, so the public points are
-    the ones you will get. Nothing is written but the --junit report and,
-    with --ci, the GitHub job summary. Exit 0 when the check ran, whatever
-    your score (with --ci: 1 while a public test fails); 1 when there is no
-    usable assignment.
-
-    \b
-    Example:
-        cd rnn && grader check
-        grader check my_work --assignment rnn
-        grader check --ci --junit grader-junit.xml
-    """
-    import os
-
-    from rich.console import Console
-
-    from grader.check import DEFAULT_JUNIT, check_as_json, github_lines, print_check, run_self_check, write_ci_outputs
-
-    output_format = output_format or ("github" if ci else "table")
-    if ci and junit is None:
-        junit = Path(DEFAULT_JUNIT)
-    status = Console(stderr=True).status("running the public tests...") if output_format == "table" else None
-    if status is not None:
-        status.start()
-    try:
-        outcome = run_self_check(folder, assignment_path)
-    finally:
-        if status is not None:
-            status.stop()
-    write_ci_outputs(outcome, junit, os.environ if ci else {})
-    if output_format == "json":
-        click.echo(json.dumps(check_as_json(outcome), indent=2))
-    else:
-        print_check(outcome)
-        if output_format == "github":
-            for line in github_lines(outcome):
-                click.echo(line)
-    if ci and not outcome.ok:
-        click.get_current_context().exit(1)
-
-
-@main.command(short_help="Show which isolation this machine supports for student code.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="How to print the report on stdout.")
-def doctor(output_format: str) -> None:
-    """Report the sandbox layers available here and the backend ``grader grade`` will use.
-
-    Exits 0 whatever is missing: the grader then falls back to a weaker backend,
-    and every result records the backend that ran.
-
-    \b
-    Example:
-        grader doctor --format json
-    """
-    from grader.sandbox.probe import choose_backend, doctor_checks
-
-    checks = doctor_checks()
-    backend = choose_backend("auto")
-    if output_format == "json":
-        click.echo(json.dumps({"backend": backend, "checks": [
-            {"check": name, "available": available, "detail": detail} for name, available, detail in checks]}, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="Isolation for student code on this machine")
-    table.add_column("layer")
-    table.add_column("available")
-    table.add_column("detail", overflow="fold")
-    for name, available, detail in checks:
-        table.add_row(name, "[green]yes[/green]" if available else "[red]no[/red]", detail)
-    console = Console()
-    console.print(table)
-    console.print(f"grader grade will use the [bold]{backend}[/bold] backend (override with --sandbox).")
-
-
 @main.command(short_help="Rebuild the HTML reports (and exports) of a graded folder.")
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
@@ -443,3 +340,8 @@ def mistakes(oracle: str | None, output_format: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# The student's commands, defined with the self-check's own install (grader.cli_student).
+main.add_command(check)
+main.add_command(doctor)

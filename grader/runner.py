@@ -14,6 +14,7 @@ import shutil
 import time
 import traceback
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
@@ -30,8 +31,11 @@ from grader.session import StudentFailure, WorkerSession
 
 
 def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: SubmissionSource,
-                     sandbox: Sandbox | None = None) -> SubmissionResult:
-    """Grade ``source`` against ``assignment`` in ``sandbox`` (this process's by default); always returns a result."""
+                     sandbox: Sandbox | None = None, plugins: Sequence[object] = ()) -> SubmissionResult:
+    """Grade ``source`` against ``assignment`` in ``sandbox`` (this process's by default); always returns a result.
+
+    ``plugins`` join the pytest run of the trusted tests (the release's recorder of oracle calls).
+    """
     started = time.monotonic()
     sandbox = sandbox or default_sandbox()
     result = SubmissionResult(
@@ -49,7 +53,7 @@ def grade_submission(assignment: Assignment, plan: list[PlannedTest], source: Su
         syntax_problems = check_syntax(workspace, assignment.student_files)
         result.notes.extend(syntax_problems)
         sandbox.hand_over(workspace.root)
-        result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox, source.seed_identity)
+        result.tests, session = run_tests(assignment, plan, workspace, scratch, sandbox, source.seed_identity, plugins)
         result.output = session.output(assignment.limits.output_kib * 1024)
         backend = session.backend or sandbox.backend
         result.sandbox = {"backend": backend, "file_isolation": backend in ISOLATING_BACKENDS,
@@ -103,7 +107,7 @@ def check_syntax(workspace: Workspace, student_files: tuple[str, ...]) -> list[s
 
 
 def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace, scratch: Path,
-              sandbox: Sandbox, seed_id: str = "") -> tuple[list[TestResult], WorkerSession]:
+              sandbox: Sandbox, seed_id: str = "", plugins: Sequence[object] = ()) -> tuple[list[TestResult], WorkerSession]:
     """Run trusted tests (in this process) and legacy tests (in the sandbox) against one workspace.
 
     ``seed_id`` seeds the hidden tests (:attr:`SubmissionSource.seed_identity`); empty: the student id.
@@ -115,7 +119,7 @@ def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Worksp
     try:
         trusted = [test for test in plan if test.computed_in == "grader"]
         if trusted:
-            results.extend(run_trusted_tests(assignment, trusted, workspace, session, scratch, seed_id))
+            results.extend(run_trusted_tests(assignment, trusted, workspace, session, scratch, seed_id, plugins))
         legacy = [test for test in plan if test.computed_in == "sandbox"]
         if legacy:
             results.extend(run_legacy_tests(assignment, legacy, session))
@@ -125,7 +129,8 @@ def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Worksp
 
 
 def run_trusted_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Workspace,
-                      session: WorkerSession, scratch: Path, seed_id: str = "") -> list[TestResult]:
+                      session: WorkerSession, scratch: Path, seed_id: str = "",
+                      plugins: Sequence[object] = ()) -> list[TestResult]:
     plugin = GradingPlugin(
         session=session, assignment_name=assignment.name, seed_id=seed_id or workspace.student_id,
         seed_salt=assignment.seed_salt, plan={test.id: test for test in plan},
@@ -135,7 +140,7 @@ def run_trusted_tests(assignment: Assignment, plan: list[PlannedTest], workspace
     args = pytest_base_args(assignment, write_pytest_ini(scratch)) + ["-p", "timeout", f"--timeout={guard_seconds:g}"]
     args += [str(assignment.root / path) for path, _ in assignment.test_files()]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), rewritten_code_cache():
-        pytest.main(args, plugins=[plugin])
+        pytest.main(args, plugins=[plugin, *plugins])
     forget_modules_under(assignment.root)
     return plugin.results()
 

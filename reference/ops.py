@@ -34,7 +34,7 @@ its input's shape).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import edugrad.ops as edugrad_ops
 import numpy as np
@@ -50,6 +50,7 @@ __all__ = [
     "Divide",
     "Exp",
     "GraphOps",
+    "GraphTrace",
     "Log",
     "LookupRows",
     "Multiply",
@@ -70,6 +71,7 @@ __all__ = [
     "softmax_rows",
     "sum_along_columns",
     "tanh",
+    "trace_graph",
 ]
 
 
@@ -457,25 +459,94 @@ def _run_graph(
     ops: GraphOps, graph: Callable[..., Tensor], arrays: Mapping[str, Any], grad_output: np.ndarray | None
 ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
     """:func:`run_graph` on the namespace ``ops`` (the catalogue of mistakes passes one with a mistaken op)."""
-    leaves = {}
-    for name, array in arrays.items():
-        array = np.asarray(array)
-        leaves[name] = Tensor(np.array(array, dtype=np.float64) if array.dtype.kind == "f" else np.array(array),
-                              name=name)
+    leaves = _leaves(arrays)
     output = graph(ops, *leaves.values())
     if not isinstance(output, Tensor):
         raise TypeError(f"run_graph: the graph must return an edugrad Tensor, got {type(output).__name__}")
     value = np.asarray(output.value, dtype=np.float64)
     if grad_output is None:
         return value, None
-    if np.shape(grad_output) != value.shape:
-        raise ValueError(f"run_graph: grad_output has shape {np.shape(grad_output)}, the output {value.shape}")
-    output.grad = np.array(grad_output, dtype=np.float64)
-    for node in reversed(output._topo_sort()):
-        node._backward()
+    _backward(output, grad_output, "run_graph")
     return value, {name: np.asarray(leaf.grad, dtype=np.float64) for name, leaf in leaves.items()}
 
 
+class GraphTrace(NamedTuple):
+    """Every value of a graph, and every gradient of its backward pass (see :func:`trace_graph`)."""
+
+    values: tuple[np.ndarray, ...]                  # the output of each op the graph applies, in order
+    gradients: Optional[tuple[np.ndarray, ...]]     # dL/d(that output) after the backward pass
+    leaf_gradients: Optional[dict[str, np.ndarray]]  # dL/d(leaf), by the names of ``arrays``
+
+
+class _TracedOps:
+    """A :class:`GraphOps` namespace that keeps the output of each op the graph itself applies.
+
+    Ops that compositions apply inside (``softmax_rows``'s ``exp``) are not kept:
+    the trace has one entry per call the graph makes.
+    """
+
+    def __init__(self, ops: GraphOps) -> None:
+        self._ops = ops
+        self.outputs: list[Tensor] = []
+
+    def __getattr__(self, name: str) -> Callable[..., Tensor]:
+        op = getattr(self._ops, name)
+
+        def traced(*tensors: Tensor) -> Tensor:
+            output = op(*tensors)
+            self.outputs.append(output)
+            return output
+
+        return traced
+
+
+def trace_graph(graph: Callable[..., Tensor], arrays: Mapping[str, Any],
+                grad_output: np.ndarray | None = None) -> GraphTrace:
+    """:func:`run_graph`, keeping the value (and gradient) of every op the graph applies.
+
+    ``graph(ops, *tensors)`` is called as by :func:`run_graph`. The ``k``-th
+    call the graph makes on ``ops`` (``ops.sigmoid(x)``, ``ops.add(a, b)``, a
+    composition such as ``ops.softmax_rows(z)``) gives ``values[k]``, the
+    value of its output ``y_k``; with ``grad_output`` (the shape of the graph's
+    output ``y``), the backward pass seeded with ``dL/dy = grad_output`` gives
+    ``gradients[k] = dL/dy_k`` and ``leaf_gradients[name] = dL/d(leaf)``.
+    An op's output that ``y`` does not depend on has a zero gradient.
+
+    Shapes: ``values[k]`` and ``gradients[k]`` have the shape of ``y_k``;
+    ``leaf_gradients[name]`` that of ``arrays[name]``.
+    """
+    traced = _TracedOps(_DEFAULT_OPS)
+    leaves = _leaves(arrays)
+    output = graph(traced, *leaves.values())
+    if not isinstance(output, Tensor):
+        raise TypeError(f"trace_graph: the graph must return an edugrad Tensor, got {type(output).__name__}")
+    values = tuple(np.array(tensor.value, dtype=np.float64) for tensor in traced.outputs)
+    if grad_output is None:
+        return GraphTrace(values, None, None)
+    _backward(output, grad_output, "trace_graph")
+    gradients = tuple(np.zeros_like(value) if tensor.grad is None else np.array(tensor.grad, dtype=np.float64)
+                      for tensor, value in zip(traced.outputs, values))
+    return GraphTrace(values, gradients, {name: np.asarray(leaf.grad, dtype=np.float64) for name, leaf in leaves.items()})
+
+
+def _leaves(arrays: Mapping[str, Any]) -> dict[str, Tensor]:
+    """One leaf Tensor per array: floating arrays as float64, integer arrays (indices) unchanged."""
+    leaves = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        leaves[name] = Tensor(np.array(array, dtype=np.float64) if array.dtype.kind == "f" else np.array(array),
+                              name=name)
+    return leaves
+
+
+def _backward(output: Tensor, grad_output: Any, caller: str) -> None:
+    """Seed ``dL/dy = grad_output`` at ``output`` and visit the graph in reverse topological order."""
+    value = np.asarray(output.value)
+    if np.shape(grad_output) != value.shape:
+        raise ValueError(f"{caller}: grad_output has shape {np.shape(grad_output)}, the output {value.shape}")
+    output.grad = np.array(grad_output, dtype=np.float64)
+    for node in reversed(output._topo_sort()):
+        node._backward()
 
 
 # --------------------------------------------------------------------------------------

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from grader.results import PASSED, SKIPPED, SubmissionResult, TestResult
+from grader.results import DEFERRED, PASSED, SKIPPED, SubmissionResult, TestResult
 
 STEP_SUMMARY_LIMIT = 1024 * 1024
 SUMMARY_BUDGET = 1000 * 1024        # what one summary may take, leaving room for others in the same step
 MAX_ERROR_ANNOTATIONS = 10
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"\n]+)", line (?P<line>\d+)', re.MULTILINE)
 _SYNTAX_NOTE = re.compile(r"^(?P<file>.+?) has a syntax error at line (?P<line>\d+): (?P<problem>.*)$")
-_STATUS_MARKS = {"passed": "✅", "partial": "🟡", "skipped": "⏭️"}
+_STATUS_MARKS = {"passed": "✅", "partial": "🟡", "skipped": "⏭️", "deferred": "⏳"}
 _CUT_NOTE = ("\n_This summary was cut to stay under GitHub's 1 MiB limit: the job log and the JUnit report "
              "hold every test and message._\n")
 
@@ -71,7 +71,7 @@ def student_location(message: str, student_files: Iterable[str]) -> tuple[str, i
 
 
 def failed(test: TestResult) -> bool:
-    return test.status not in (PASSED, SKIPPED)
+    return test.status not in (PASSED, SKIPPED, DEFERRED)
 
 
 def annotations(result: SubmissionResult, student_files: Iterable[str], path_prefix: str = "") -> list[Annotation]:

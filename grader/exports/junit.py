@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from grader.exports.atomic import write_bytes_atomic
-from grader.results import ERROR, GRADER_FAILURE, PASSED, SKIPPED, SubmissionResult, TestResult
+from grader.results import DEFERRED, ERROR, GRADER_FAILURE, PASSED, SKIPPED, SubmissionResult, TestResult
 
 FILE_NAME = "junit.xml"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -90,7 +90,7 @@ def _case(test: TestResult, result: SubmissionResult) -> ET.Element:
     headline = message.splitlines()[0] if message else test.status
     if result.status == GRADER_FAILURE or test.status == ERROR:
         ET.SubElement(case, "error", message=headline, type=test.status).text = message
-    elif test.status == SKIPPED:
+    elif test.status in (SKIPPED, DEFERRED):
         ET.SubElement(case, "skipped", message=headline)
     elif test.status != PASSED:
         ET.SubElement(case, "failure", message=headline, type=test.status).text = message

@@ -3,13 +3,20 @@
 Test files run with ``--import-mode=importlib`` and cannot import a sibling
 module, so both reach this file through one fixture. The kit:
 
-- builds every graph twice at once, in the worker from the student's ``ops.py``
-  (plus edugrad's own ``matmul``, ``add``, ...) and here from
-  :mod:`reference.ops`; a :class:`graphs.Node` holds both halves, so a message
-  can name the op of a graph that first goes wrong;
+- builds every graph in the worker from the student's ``ops.py`` (plus
+  edugrad's own ``matmul``, ``add``, ...) and has the oracle trace the same
+  graph (:func:`reference.ops.trace_graph`); a :class:`graphs.Node` holds the
+  student's Tensor and the oracle's value and gradient, so a message can name
+  the op of a graph that first goes wrong;
 - compares the output value and the leaves' gradients (for a random upstream
   gradient) with :func:`reference.ops.run_graph`; a mismatch is diagnosed with
   the catalogue of classic mistakes (:mod:`reference.mistakes.ops`);
+- draws every random number a case needs (its upstream gradient, the probes of
+  a hint) from a stream of its own, seeded by the test and what the case is:
+  so every oracle call depends on the test's inputs only, whatever an earlier
+  case of the student's code did, and a released bundle's self-check can
+  replay it (explanations of a failure run in
+  :func:`grader.diagnosis.explanation`);
 - checks edugrad's calling convention by calling the student's Operation class
   directly (found in the closure of the ``@tensor_op`` function): ``tensor_op``
   applies backward's result as ``inputs[i].grad += grads[i]``, so a bare array
@@ -20,21 +27,19 @@ module, so both reach this file through one fixture. The kit:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import edugrad.ops as edugrad_ops
 import numpy as np
 import pytest
-from edugrad.tensor import Tensor
 
-import reference.ops as oracle
-from grader.diagnosis import arrays_match, explain_mismatch
+from grader.diagnosis import arrays_match, explain_mismatch, explanation
 from grader.testing import StudentFailure, assert_array_close
 from reference.mistakes.ops import mistakes_about
-from reference.ops import run_graph
+from reference.ops import run_graph, trace_graph
 
 
 def _load_sibling(name: str):
@@ -50,8 +55,8 @@ def _load_sibling(name: str):
 
 hints = _load_sibling("hints")
 graphs = _load_sibling("graphs")
-Node, graph_nodes, sweep, short_label, describe_inputs, same_gradients, gradients_of = (
-    graphs.Node, graphs.graph_nodes, graphs.sweep, graphs.short_label, graphs.describe_inputs, graphs.same_gradients,
+Node, graph_nodes, short_label, describe_inputs, same_gradients, gradients_of = (
+    graphs.Node, graphs.graph_nodes, graphs.short_label, graphs.describe_inputs, graphs.same_gradients,
     graphs.gradients_of)
 
 TOL = graphs.TOL  # the tolerance stated in the handout (README.md, "How your work is checked")
@@ -79,11 +84,28 @@ class Kit:
     def __init__(self, student, rng: np.random.Generator, hung: set[str], seed: int = 0) -> None:
         self.student = student
         self.rng = rng  # the test's inputs, drawn in the same order whatever the student's code does
-        # Upstream gradients, directions and probes come from a second stream, so a failure (which draws
-        # extra numbers for its diagnosis) never changes the inputs of the cases after it.
-        self.noise = np.random.default_rng([seed, 1])
+        self.seed = seed
         self.hung = hung  # names that ran out of time in an earlier test of this submission
         self.o = Ops(self)
+        self._applied = 0  # ops applied in the graph being built (their index in the oracle's trace)
+
+    def stream(self, *what: Any) -> np.random.Generator:
+        """Random numbers for one purpose of one case (``what``: its name, the graph, the inputs).
+
+        Seeded by the test and ``what`` alone: a failure earlier in the test (whose hints draw probes)
+        never changes them, so every oracle call depends on the test's inputs only.
+        """
+        digest = hashlib.sha256(self.seed.to_bytes(8, "big"))
+        for part in what:
+            digest.update(np.ascontiguousarray(part).tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+            digest.update(b"\x1f")
+        return np.random.default_rng(int.from_bytes(digest.digest()[:16], "big"))
+
+    def case_stream(self, purpose: str, out: Node) -> np.random.Generator:
+        """:meth:`stream` for ``purpose`` on the graph whose output is ``out``, by its label and inputs."""
+        _, arrays = out.built
+        return self.stream(purpose, out.label, *[(name, np.shape(array)) for name, array in arrays.items()],
+                           *[np.asarray(array) for array in arrays.values()])
 
     # -- the worker's side --------------------------------------------------------------
     def module(self, name: str):
@@ -127,23 +149,24 @@ class Kit:
 
     # -- building graphs ------------------------------------------------------------------
     def leaf(self, name: str, array: np.ndarray) -> Node:
-        """A leaf Tensor in the worker (kept, so its ``.grad`` can be read) and its twin here."""
+        """A leaf Tensor in the worker (kept, so its ``.grad`` can be read), with its array here."""
         array = np.asarray(array)
         if array.dtype.kind in "iu":  # indices: an integer Tensor, which student.edugrad() cannot send
             remote = self.student.keep(self.module("edugrad.tensor").Tensor)(array)
-            return Node(remote, Tensor(np.array(array)), name)
-        return Node(self.student.put(self.student.edugrad(array)), Tensor(np.array(array, dtype=np.float64)), name)
+            return Node(remote, name, value=np.array(array))
+        return Node(self.student.put(self.student.edugrad(array)), name, value=np.array(array, dtype=np.float64))
 
     def apply(self, name: str, *nodes: Node) -> Node:
-        """``name(*nodes)`` in the worker and in the oracle; the student's result must be a Tensor."""
+        """``name(*nodes)`` in the worker; the student's result must be a Tensor (its value here comes from the trace)."""
         label = f"{name}({', '.join(short_label(node) for node in nodes)})"
-        leaves = {node.label: node.local.value for node in nodes if node.op is None}
+        leaves = {node.label: node.value for node in nodes if node.op is None}
         call = label + (f" with {describe_inputs(leaves)}" if leaves else "")
+        index, self._applied = self._applied, self._applied + 1
         if name in STUDENT_NAMES:
             self.require_not_hung(name)
-            function, local_function, watched = self.student_function(name), getattr(oracle, name), (name,)
+            function, watched = self.student_function(name), (name,)
         else:
-            function, local_function, watched = getattr(self.module("edugrad.ops"), name), getattr(edugrad_ops, name), ()
+            function, watched = getattr(self.module("edugrad.ops"), name), ()
         try:
             with self.watching(watched):
                 remote = self.student.keep(function)(*[node.remote for node in nodes])
@@ -156,7 +179,7 @@ class Kit:
         if remote.type_name != TENSOR_TYPE and self.module("builtins").isinstance(remote, tensor_type) is not True:
             raise StudentFailure(f"{call} returned an object of type {remote.type_name}, not an edugrad Tensor. "
                                  + hints.NOT_A_TENSOR.get(name, hints.NOT_A_TENSOR["op"]))
-        return Node(remote, local_function(*[node.local for node in nodes]), label, name, nodes)
+        return Node(remote, label, name, nodes, index=index)
 
     def is_class(self, function) -> bool:
         builtins = self.module("builtins")
@@ -166,8 +189,16 @@ class Kit:
             return False
 
     def build(self, graph: Callable[..., Node], arrays: dict[str, np.ndarray]) -> tuple[list[Node], Node]:
+        """``graph`` on ``arrays``: built in the worker op by op, and traced by the oracle in one call."""
+        self._applied = 0
         leaves = [self.leaf(name, array) for name, array in arrays.items()]
-        return leaves, graph(self.o, *leaves)
+        out = graph(self.o, *leaves)
+        trace = trace_graph(graph, arrays)
+        for node in graph_nodes(out):
+            if node.op is not None:
+                node.value = trace.values[node.index]
+        out.built = (graph, arrays)
+        return leaves, out
 
     def value(self, node: Node) -> Any:
         return self.student.value(node.remote)
@@ -187,12 +218,16 @@ class Kit:
         try:
             assert_array_close(got, expected, what=what or out.label, **TOL)
         except StudentFailure as error:
-            inner = self.broken_inner_ops(out, backward=False)
-            named = not inner and explain_mismatch(got, run_graph, graph, arrays, output=0,
-                                                   mistakes=self.mistakes_for(out), **TOL).matched
-            notes = [] if named or inner else [hints.factor_hint(got, expected, "values")]
-            notes += [self.first_wrong_value(out), inner]
+            notes = explanation(lambda: self.explain_value(graph, arrays, out, got, expected), default=[])
             raise StudentFailure("\n".join([str(error), *filter(None, notes)])) from None
+
+    def explain_value(self, graph, arrays: dict[str, np.ndarray], out: Node, got: Any, expected: np.ndarray) -> list[str]:
+        """What the message adds to a wrong value: the mistake, or a hint, and where in the graph it goes wrong."""
+        inner = self.broken_inner_ops(out, backward=False)
+        named = not inner and explain_mismatch(got, run_graph, graph, arrays, output=0,
+                                               mistakes=self.mistakes_for(out), **TOL).matched
+        notes = [] if named or inner else [hints.factor_hint(got, expected, "values")]
+        return notes + [self.first_wrong_value(out), inner]
 
     @staticmethod
     def mistakes_for(out: Node) -> list[str]:
@@ -200,7 +235,7 @@ class Kit:
 
         An op that is wrong on its own is diagnosed by its own check (broken_inner_ops runs it), not in a graph.
         """
-        return mistakes_about(node.op for node in graph_nodes(out) if node.op is not None)
+        return mistakes_about(tuple(node.op for node in graph_nodes(out) if node.op is not None))
 
     def first_wrong_value(self, out: Node) -> str:
         """In a graph of several ops, the first op whose output is off (ops before it are right)."""
@@ -208,7 +243,7 @@ class Kit:
         if len(ops) < 2:
             return ""
         for node in ops[:-1]:
-            if not self.same(self.value(node), node.local.value):
+            if not self.same(self.value(node), node.value):
                 return f"The first wrong value in this graph is the output of {node.label}; everything before it is right."
         return ""
 
@@ -220,8 +255,8 @@ class Kit:
     # -- backward --------------------------------------------------------------------------------
     def upstream_for(self, out: Node) -> np.ndarray:
         """A random upstream gradient dL/dy, never all ones, so a backward that ignores it is caught."""
-        shape = np.shape(out.local.value)
-        return np.asarray(self.noise.uniform(0.5, 1.5, size=shape) * self.noise.choice([-1.0, 1.0], size=shape))
+        shape, noise = np.shape(out.value), self.case_stream("upstream", out)
+        return np.asarray(noise.uniform(0.5, 1.5, size=shape) * noise.choice([-1.0, 1.0], size=shape))
 
     def check_backward(self, graph: Callable[..., Node], arrays: dict[str, np.ndarray],
                        check: tuple[str, ...] | None = None, value: bool = False) -> None:
@@ -240,7 +275,7 @@ class Kit:
             self.compare_value(graph, arrays, out)
         checked = set()
         for node in graph_nodes(out):
-            arrays_in = [parent.local.value for parent in node.inputs]
+            arrays_in = [parent.value for parent in node.inputs]
             key = (node.op, tuple(np.shape(a) for a in arrays_in))
             if node.op in STUDENT_OPS and key not in checked:
                 checked.add(key)
@@ -248,7 +283,7 @@ class Kit:
         upstream = self.upstream_for(out)
         self.backward(out, upstream)
         graded = [leaf for leaf in leaves if leaf.label in check] if check else \
-            [leaf for leaf in leaves if leaf.local.value.dtype.kind == "f"]
+            [leaf for leaf in leaves if leaf.value.dtype.kind == "f"]
         _, expected = run_graph(graph, arrays, upstream)
         got = {leaf.label: self.student.grads(leaf.remote) for leaf in graded}
         bad, details = [], []
@@ -260,13 +295,20 @@ class Kit:
                 details.append(str(error))
         if not bad:
             return
+        notes = explanation(lambda: self.explain_gradients(graph, arrays, out, got, expected, bad, graded, upstream),
+                            default=[])
+        head = f"gradients through {out.label} with {describe_inputs(arrays)} are wrong for {', '.join(bad)}"
+        raise StudentFailure("\n".join([head, details[0], *filter(None, notes)]))
+
+    def explain_gradients(self, graph, arrays: dict[str, np.ndarray], out: Node, got: dict, expected: dict,
+                          bad: list[str], graded: list[Node], upstream: np.ndarray) -> list[str]:
+        """What the message adds to wrong gradients: the mistake or a hint, the op to blame, finite differences."""
         inner = self.broken_inner_ops(out, backward=True)
         named = not inner and explain_mismatch(got, run_graph, graph, arrays, upstream, output=gradients_of(got),
                                                same=same_gradients, mistakes=self.mistakes_for(out)).matched
         notes = [] if named or inner else [hints.factor_hint(got[bad[0]], expected[bad[0]], "gradients")]
-        notes += [self.first_wrong_gradient(out, set(got)), inner, self.finite_difference_hint(graph, arrays, graded, upstream)]
-        head = f"gradients through {out.label} with {describe_inputs(arrays)} are wrong for {', '.join(bad)}"
-        raise StudentFailure("\n".join([head, details[0], *filter(None, notes)]))
+        return notes + [self.first_wrong_gradient(out, set(got)), inner,
+                        self.finite_difference_hint(graph, arrays, graded, upstream, self.case_stream("probe", out))]
 
     def backward(self, out: Node, upstream: np.ndarray) -> None:
         """Seed ``upstream`` at ``out`` and sweep, in the worker (edugrad's sweep) and here."""
@@ -279,10 +321,13 @@ class Kit:
                 raise
             # An error raised by edugrad's tensor_op itself (no frame of ops.py) means backward's result had the wrong form.
             reminder = "" if getattr(error, "frames", None) else "\n" + hints.BACKWARD_CRASH
-            inner = self.broken_inner_ops(out, backward=True)
+            inner = explanation(lambda: self.broken_inner_ops(out, backward=True))
             inner = f"\n{inner}" if inner else ""
             raise StudentFailure(f"backward through {out.label} failed: {error}{reminder}{inner}") from None
-        sweep(out.local, upstream)
+        graph, arrays = out.built
+        trace = trace_graph(graph, arrays, upstream)
+        for node in graph_nodes(out):
+            node.grad = trace.leaf_gradients[node.label] if node.op is None else trace.gradients[node.index]
 
     def used_ops(self, out: Node) -> list[str]:
         """The student's ops inside the student's graph of ``out`` (edugrad names every node after its op)."""
@@ -301,7 +346,8 @@ class Kit:
             return ""
         broken = []
         for name in self.used_ops(out):
-            arrays = graphs.random_inputs(self.noise, name, (5, 3) if name == "lookup_rows" else (3, 4), indices=[0, 2, 2, 4])
+            arrays = graphs.random_inputs(self.stream("inner", name, backward), name, (5, 3) if name == "lookup_rows" else (3, 4),
+                                          indices=[0, 2, 2, 4])
             try:
                 (self.check_backward if backward else self.check_forward)(self.single(name), arrays)
             except StudentFailure:
@@ -320,20 +366,21 @@ class Kit:
         for node in reversed(nodes[:-1]):
             if node.op is None and node.label not in graded:
                 continue
-            if not self.same(self.student.grads(node.remote), node.local.grad):
+            if not self.same(self.student.grads(node.remote), node.grad):
                 users = list(dict.fromkeys(user.label for user in nodes if node in user.inputs))
                 return (f"Walking back from the output, the first wrong gradient is that of {node.label}; it comes from the "
                         f"backward of {' and '.join(users)} (the gradient{'s' if len(users) > 1 else ''} of "
                         f"{'their outputs are' if len(users) > 1 else 'its output is'} right).")
         return ""
 
-    def finite_difference_hint(self, graph, arrays: dict[str, np.ndarray], leaves: list[Node], upstream: np.ndarray) -> str:
+    def finite_difference_hint(self, graph, arrays: dict[str, np.ndarray], leaves: list[Node], upstream: np.ndarray,
+                               noise: np.random.Generator) -> str:
         """Compare the student's gradient with central differences of their own forward, along a random direction.
 
         Only ``leaves`` move; each entry's step is scaled by its size (at most 1), so
         log and the loss never see a step that crosses zero.
         """
-        directions = {leaf.label: self.noise.normal(size=np.shape(arrays[leaf.label])) *
+        directions = {leaf.label: noise.normal(size=np.shape(arrays[leaf.label])) *
                       np.minimum(1.0, np.abs(arrays[leaf.label])) for leaf in leaves}
         try:
             def loss(sign: float) -> float:
@@ -345,7 +392,7 @@ class Kit:
             numeric = (loss(1.0) - loss(-1.0)) / (2 * FD_EPS)
             analytic = sum(float(np.sum(np.asarray(self.student.grads(leaf.remote)) * directions[leaf.label]))
                            for leaf in leaves if leaf.label in directions)
-            expected = sum(float(np.sum(leaf.local.grad * directions[leaf.label]))
+            expected = sum(float(np.sum(leaf.grad * directions[leaf.label]))
                            for leaf in leaves if leaf.label in directions)
         except (StudentFailure, ValueError, TypeError):
             return ""
@@ -378,7 +425,8 @@ class Kit:
         with self.watching((name,)):
             try:
                 out = operation.forward(ctx, *inputs)
-                upstream = self.noise.uniform(0.5, 1.5, size=np.shape(out)) if not hasattr(out, "type_name") else np.ones(())
+                noise = self.stream("contract", name, *[np.shape(array) for array in arrays])
+                upstream = noise.uniform(0.5, 1.5, size=np.shape(out)) if not hasattr(out, "type_name") else np.ones(())
                 grads = operation.backward(ctx, self.student.put(np.asarray(upstream)))
             except StudentFailure as error:
                 if getattr(error, "status", "") == "timeout":
@@ -387,7 +435,7 @@ class Kit:
                                      f"failed: {error}{hints.crash_hint(name, str(error))}") from None
         problem = hints.contract_problem(name, grads, arrays, labels)
         if isinstance(grads, np.ndarray):
-            hints.explain_bare_array(name, grads, arrays, np.asarray(upstream))
+            explanation(lambda: hints.explain_bare_array(name, grads, arrays, np.asarray(upstream)), default=None)
         if problem is None:
             for label, before, remote in zip(labels, arrays, inputs):
                 after = self.student.value(remote)

@@ -1,7 +1,10 @@
 """The graphs of the ``autograd`` tests (each value computed twice, by the student's ops and by the oracle) and their inputs.
 
 Loaded by ``conftest.py`` (test files cannot import siblings); pure data
-structures and numpy, no student code runs here.
+structures and numpy, no student code runs here. The oracle's values and
+gradients of a graph's nodes come from :func:`reference.ops.trace_graph`, one
+call per graph, keyed by the graph and its inputs only: so the self-check of a
+released bundle can replay them.
 """
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from edugrad.tensor import Tensor
 
 from grader.diagnosis import arrays_match
 
@@ -19,13 +21,16 @@ TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 @dataclass(eq=False)
 class Node:
-    """One value of a graph: the student's Tensor in the worker and the oracle's Tensor here."""
+    """One value of a graph: the student's Tensor in the worker, and the oracle's value and gradient here."""
 
     remote: Any
-    local: Tensor
     label: str
     op: str | None = None
     inputs: tuple["Node", ...] = ()
+    index: int = -1                  # an op's position in the order the graph applies its ops
+    value: np.ndarray | None = None  # the oracle's value (a leaf: its input array)
+    grad: np.ndarray | None = None   # the oracle's gradient, once a backward pass ran
+    built: tuple[Callable, dict] | None = None  # on a graph's output: the graph and its inputs
 
 
 def graph_nodes(out: Node) -> list[Node]:
@@ -42,13 +47,6 @@ def graph_nodes(out: Node) -> list[Node]:
 
     visit(out)
     return order
-
-
-def sweep(out: Tensor, upstream: np.ndarray) -> None:
-    """edugrad's backward pass from a non-scalar output, seeded with ``upstream`` (what the worker does)."""
-    out.grad = np.array(upstream, dtype=np.float64)
-    for node in reversed(out._topo_sort()):
-        node._backward()
 
 
 def gradients_of(names) -> Callable[[tuple], dict[str, np.ndarray]]:

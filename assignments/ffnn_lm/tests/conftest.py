@@ -84,8 +84,19 @@ def student_layout(values: dict) -> dict:
 
 
 def corpus_loss(weights: dict, contexts, targets, nonlinearity: str) -> float:
-    """The mean cross-entropy of the student's parameters ``weights`` on these examples."""
-    return ffnn_lm_loss_and_grads(contexts, targets, **oracle_weights(weights), nonlinearity=nonlinearity)[0]
+    """The mean cross-entropy of the parameters ``weights`` (the student's layout) on these examples.
+
+    ``z = U g(W e + b1) + b2`` as the handout states it, computed here in numpy, not by the oracle: after
+    training the parameters are the student's, and a released bundle's self-check can replay only the oracle
+    calls whose arguments the test chose (tests/assignments checks that this agrees with the oracle).
+    """
+    contexts, targets = np.asarray(contexts), np.asarray(targets)
+    e = weights["embeddings"][contexts].reshape(len(contexts), -1)  # the oldest word's embedding first
+    a = e @ weights["hidden.weight"] + weights["hidden.bias"]
+    h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0.0)
+    z = h @ weights["output.weight"] + weights["output.bias"]
+    z = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(targets)), targets]))
 
 
 def read_corpus() -> tuple[list[list[int]], int]:

@@ -154,6 +154,7 @@ class Kit:
     exact = staticmethod(check_exact)
     exact_oracle = staticmethod(check_exact_oracle)
     oracle_forward = staticmethod(oracle_forward)
+    torch_loss_and_grads = staticmethod(torch_loss_and_grads)
 
     def __init__(self, student, rng: np.random.Generator, hung: set[str]) -> None:
         self.student, self.rng, self.hung = student, rng, hung
