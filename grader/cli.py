@@ -158,26 +158,46 @@ def validate(assignment_path: Path, jobs: int | None, out_dir: Path | None, outp
 @click.argument("assignment_path", metavar="ASSIGNMENT", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT (a .git folder is kept).")
-@click.option("--grader-spec", default=None, metavar="SPEC",
-              help="What the CI workflow and CHECK.md pip-install to get the grader.  [default: nlm-grader]")
+@click.option("--examples", default=None, type=click.Path(path_type=Path, exists=True),
+              help="Submissions (any layout grader grade reads) to record the public tests' expectations with, "
+                   "besides the solution, the starter and the mutants.")
+@click.option("--torch-index", default=None, metavar="URL",
+              help="Where CHECK.md and the workflow install PyTorch from; '' for the package index's default "
+                   "build.  [default: the CPU wheels, https://download.pytorch.org/whl/cpu]")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print what was written on stdout.")
-def release(assignment_path: Path, out: Path, force: bool, grader_spec: str | None, output_format: str) -> None:
-    """Write the student bundle of ASSIGNMENT into OUT: never a hidden test or a solution.
+def release(assignment_path: Path, out: Path, force: bool, examples: Path | None, torch_index: str | None,
+            output_format: str) -> None:
+    """Write the student bundle of ASSIGNMENT into OUT: no hidden test, solution or oracle.
 
     OUT gets the handout, the starter files at the top, the public tests,
-    support files, a public-only assignment.toml, CHECK.md (how to run
-    grader check) and a GitHub Actions workflow that runs the self-check on
-    every push. OUT must be new or empty unless --force.
+    support files, a public-only assignment.toml, CHECK.md (how to set up and
+    run grader check from this folder alone), requirements.txt and .grader/
+    (the self-check's grader as a wheel, and the values the public tests
+    compare with, recorded here from the oracles), and a GitHub Actions
+    workflow that runs the self-check on every push. It prints how many
+    public points a self-check judges offline. OUT must be new or empty
+    unless --force.
 
     \b
     Example:
-        grader release assignments/rnn release/rnn --grader-spec "nlm-grader==0.1.0"
+        grader release assignments/rnn release/rnn --examples examples/submissions/rnn
     """
+    from rich.console import Console
+
     from grader.release import print_release, release_assignment
 
-    options = {"grader_spec": grader_spec} if grader_spec is not None else {}
-    report = release_assignment(assignment_path, out, force=force, **options)
+    options = {"torch_index": torch_index} if torch_index is not None else {}
+    status = Console(stderr=True).status("recording the public tests' expectations...") \
+        if output_format == "table" else None
+    if status is not None:
+        status.start()
+    try:
+        report = release_assignment(assignment_path, out, force=force, examples=examples,
+                                    progress=status.update if status is not None else None, **options)
+    finally:
+        if status is not None:
+            status.stop()
     if output_format == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -13,7 +13,13 @@
   tests, the solution, the starter folder, the seed salt and a legacy file
   that is not public (limits kept, ``name`` written out so seeds match,
   ``hidden_points`` added: the points of the tests the self-check cannot run);
-- ``.github/workflows/grader.yml``, which installs the grader and runs the
+- ``.grader/``: the student-side grader as a wheel and the expectations the
+  public tests' oracle calls are replayed from (recorded here against the
+  solution, the starter, the mutants and the example submissions, then
+  replayed against the staged bundle and compared: :mod:`grader.expectations`);
+  ``requirements.txt``, which installs that wheel with numpy and torch pinned to
+  the versions grading uses (:mod:`grader.student_install`);
+- ``.github/workflows/grader.yml``, which installs from the bundle and runs the
   self-check on every push (``grader check --ci``: annotations on the
   student's lines, a job summary, a JUnit report kept as an artifact, and a
   failed job while a public test fails), and a ``.gitignore``.
@@ -21,9 +27,10 @@
 Every file copied is listed in the report, with what it is. Before the
 bundle replaces ``OUT`` it is audited: no file may be a hidden test, a
 solution file or a non-public legacy file (by path or by content), a public
-test file may hold no test marked ``hidden``, and the bundle must load as an
-assignment whose tests all collect. Invariant 5: hidden tests and solutions
-never reach a student.
+test file may hold no test marked ``hidden``, the bundle must load as an
+assignment whose tests all collect without the oracles, and nothing it
+generated may hold a module, bytecode or line of code of ``reference``.
+Invariants 5 and 8: hidden tests, solutions and oracles never reach a student.
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 from rich.console import Console
@@ -45,11 +52,15 @@ from rich.text import Text
 from grader.check import DEFAULT_JUNIT, public_part
 from grader.config import CONFIG_NAME, Assignment, load_assignment
 from grader.errors import InstructorError
+from grader.expectations import Expectations, record_expectations
 from grader.mutants import MUTANTS_FILE
 from grader.plan import PlannedTest, collect_plan
+from grader.recorded.recording import EXPECTATIONS_DIR, Recording
+from grader.recorded.replay import load_expectations, replaying
 from grader.resources import templates_dir
+from grader.student_install import (BUNDLE_DIR, DEFAULT_TORCH_INDEX, REQUIREMENTS, StudentInstall, audit_generated,
+                                    write_student_install)
 
-GRADER_SPEC = "nlm-grader"
 PYTHON_VERSION = "3.11"
 HANDOUT = "README.md"
 CHECK_GUIDE = "CHECK.md"
@@ -71,6 +82,7 @@ class ReleaseReport:
     plan: list[PlannedTest] = field(default_factory=list)  # the tests `grader check` runs in the bundle
     left_out: dict[str, str] = field(default_factory=dict)  # assignment path -> why it stayed behind
     notes: list[str] = field(default_factory=list)
+    expectations: Expectations | None = None  # what the self-check replays, and how much of it is offline
 
     @property
     def public_points(self) -> float:
@@ -82,28 +94,30 @@ class ReleaseReport:
                            "version": self.assignment.version, "root": str(self.assignment.root)},
             "out": str(self.out),
             "files": [{"path": path, "what": what} for path, what in sorted(self.files.items())],
-            "self_check": {"tests": len(self.plan), "points": self.public_points},
+            "self_check": {"tests": len(self.plan), "points": self.public_points,
+                           **(self.expectations.to_dict() if self.expectations else {})},
             "left_out": [{"path": path, "why": why} for path, why in sorted(self.left_out.items())],
             "notes": self.notes,
         }
 
 
-def release_assignment(path: str | Path, out: str | Path, force: bool = False,
-                       grader_spec: str = GRADER_SPEC) -> ReleaseReport:
+def release_assignment(path: str | Path, out: str | Path, force: bool = False, examples: str | Path | None = None,
+                       torch_index: str = DEFAULT_TORCH_INDEX,
+                       progress: Callable[[str], None] | None = None) -> ReleaseReport:
     """Write the student bundle of the assignment at ``path`` into ``out``.
 
     ``out`` must be new or empty unless ``force``, which replaces its contents
     (a ``.git`` folder is kept, so ``out`` may be an assignment repository's
-    working copy). ``grader_spec`` is what the CI workflow and ``CHECK.md``
-    ``pip install``. Raises :class:`~grader.errors.InstructorError` when the
-    assignment cannot be released as it stands; ``out`` is then untouched.
+    working copy). ``examples`` (a folder of submissions, any layout ``grader
+    grade`` reads) join the solution, the starter and the mutants in recording
+    the public tests' expectations. ``torch_index`` is where ``CHECK.md`` and
+    the workflow install PyTorch from (``""``: the registry's default).
+    Raises :class:`~grader.errors.InstructorError` when the assignment cannot
+    be released as it stands; ``out`` is then untouched.
     """
     assignment = load_assignment(path)
     out = Path(out)
     _check_target(out, assignment, force)
-    grader_spec = grader_spec.strip()
-    if not grader_spec or "\n" in grader_spec:
-        raise InstructorError(f"--grader-spec: expected one pip requirement such as {GRADER_SPEC!r}, got {grader_spec!r}")
     with tempfile.TemporaryDirectory(prefix="grader-release-plan-") as plan_dir:
         plan = collect_plan(assignment, Path(plan_dir))
     report = ReleaseReport(assignment, out)
@@ -124,10 +138,22 @@ def release_assignment(path: str | Path, out: str | Path, force: bool = False,
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-        _write_generated(staging, assignment, public, plan, grader_spec, report)
+        for generated in (REQUIREMENTS, BUNDLE_DIR):
+            if any(relative == generated or relative.startswith(generated + "/") for relative in sources):
+                raise InstructorError(f"{assignment.config_path}: {generated} would be both copied from the assignment "
+                                      "and written by the release; rename the assignment's file")
+        install = write_student_install(staging, assignment, torch_index)
+        report.files[install.wheel] = "the self-check's grader (a wheel: no oracles, no solutions)"
+        report.files[REQUIREMENTS] = "what the self-check installs (the wheel, numpy and torch pinned)"
+        _write_generated(staging, assignment, public, plan, install, report)
         leaks = find_leaks(staging, assignment, secrets)
         if leaks:
             raise InstructorError("refusing to release: " + "; ".join(leaks))
+        report.expectations = _record(assignment, staging, examples, report, progress)
+        problems = audit_generated(staging, [BUNDLE_DIR, *(name for name, what in report.files.items()
+                                                           if name not in sources)])
+        if problems:
+            raise InstructorError("refusing to release: " + "; ".join(problems[:5]))
         report.plan = _bundle_plan(staging, plan)
         _install(staging, out)
     finally:
@@ -363,7 +389,7 @@ def _templates() -> jinja2.Environment:
 
 
 def _write_generated(staging: Path, assignment: Assignment, public: Assignment, plan: list[PlannedTest],
-                     grader_spec: str, report: ReleaseReport) -> None:
+                     install: StudentInstall, report: ReleaseReport) -> None:
     released_files = set(public.public_tests) | ({public.legacy.file} if public.legacy else set())
     public_tests = [test for test in plan if test.visibility == "public" and test.id.split("::", 1)[0] in released_files]
     fields = {
@@ -374,7 +400,9 @@ def _write_generated(staging: Path, assignment: Assignment, public: Assignment, 
         "public_tests": len(public_tests),
         "hidden_points": f"{sum(test.points for test in plan if test not in public_tests):g}"
                          if len(public_tests) < len(plan) else "",
-        "grader_spec_shell": shlex.quote(grader_spec),
+        "torch_command": install.torch_command,
+        "torch_version": install.torch_version,
+        "requirements": REQUIREMENTS,
         "python_version": PYTHON_VERSION,
         "test_seconds": f"{assignment.limits.test_seconds:g}",
         "submission_seconds": f"{assignment.limits.submission_seconds:g}",
@@ -427,11 +455,31 @@ def _check_target(out: Path, assignment: Assignment, force: bool) -> None:
                               "its contents (a .git folder is kept)")
 
 
+def _record(assignment: Assignment, staging: Path, examples: str | Path | None, report: ReleaseReport,
+            progress: Callable[[str], None] | None) -> Expectations | None:
+    """Record the expectations the self-check replays (none without a solution: say so)."""
+    if assignment.solution is None:
+        Recording().save(staging / EXPECTATIONS_DIR)
+        report.notes.append("no solution declared: no oracle outcome was recorded, so a public test that calls an "
+                            "oracle is checked when graded")
+        return None
+    expectations = record_expectations(assignment, staging, Path(examples) if examples else None, progress)
+    report.files[EXPECTATIONS_DIR + "/"] = (f"what the public tests' oracle calls return ({expectations.recording.count()} "
+                                            f"calls, recorded with {len(expectations.submissions)} submissions)")
+    offline = expectations.offline
+    if offline.unchecked:
+        report.notes.append(f"{offline.total_points - offline.checkable_points:g} public points are checked only when "
+                            "graded: " + "; ".join(f"{test} ({why})" for test, why in sorted(offline.unchecked.items())[:3]))
+    return expectations
+
+
 def _bundle_plan(staging: Path, original: list[PlannedTest]) -> list[PlannedTest]:
-    """Load the staged bundle as an assignment and collect its tests: they must be the released public ones."""
+    """Load the staged bundle as an assignment and collect its tests without the oracles (the recording stands
+    in for them, as in a student's self-check): they must be the released public ones."""
     try:
         bundle = load_assignment(staging)
-        with tempfile.TemporaryDirectory(prefix="grader-release-check-") as plan_dir:
+        recording = load_expectations(staging) or Recording()
+        with tempfile.TemporaryDirectory(prefix="grader-release-check-") as plan_dir, replaying(recording, staging):
             plan = collect_plan(bundle, Path(plan_dir))
     except InstructorError as error:
         raise InstructorError(f"the released bundle would not work: {error}") from None
@@ -471,5 +519,8 @@ def print_release(report: ReleaseReport, console: Console | None = None) -> None
         console.print(Text(f"left out: {path} ({why})"))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    console.print(Text(f"self-check: {len(report.plan)} public tests, {report.public_points:g} points. "
-                       f"Try it: cd {shlex.quote(str(report.out))} && grader check"))
+    offline = report.expectations.offline if report.expectations else None
+    checkable = (f"; {offline.checkable_points:g} of {offline.total_points:g} points checkable offline"
+                 if offline is not None else "")
+    console.print(Text(f"self-check: {len(report.plan)} public tests, {report.public_points:g} points{checkable}. "
+                       f"Try it: cd {shlex.quote(str(report.out))}, then follow {CHECK_GUIDE}"))

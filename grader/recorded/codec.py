@@ -28,7 +28,7 @@ class Unencodable(TypeError):
 
 
 def array_digest(array: np.ndarray) -> str:
-    array = np.ascontiguousarray(array)
+    array = np.array(array, order="C")  # not ascontiguousarray: it turns a 0-d array into shape (1,)
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
     digest.update(array.tobytes())
     return digest.hexdigest()[:32]

@@ -78,7 +78,7 @@ class _Walker:
         self.structure.update(repr(parts).encode("utf-8", "surrogatepass") + b"\x1f")
 
     def float_leaf(self, array: np.ndarray, kind: str) -> None:
-        array = np.ascontiguousarray(array, dtype=np.float64)
+        array = np.array(array, dtype=np.float64, order="C")  # keeps a 0-d array 0-d (ascontiguousarray does not)
         self.tag(kind, array.shape)
         self.values.update(array.tobytes())
         self.floats.append(array)
@@ -136,7 +136,7 @@ class _Walker:
             self.float_leaf(array, f"{kind}:{array.dtype.str}")
         elif array.dtype.kind in "biu":
             self.tag(kind, array.dtype.str, array.shape)
-            self.structure.update(np.ascontiguousarray(array).tobytes())
+            self.structure.update(np.array(array, order="C").tobytes())
         else:
             raise Unkeyable(f"cannot key an array of dtype {array.dtype}")
 

@@ -36,7 +36,7 @@ from grader.recorded.codec import Unencodable, encode, encode_error
 from grader.recorded.keys import Unkeyable, call_key
 from grader.recorded.recording import Recording, changed_in_place, snapshot
 
-__all__ = ["Recorder", "TestCalls", "OfflineReport"]
+__all__ = ["Recorder", "TestCalls", "OfflineReport", "offline_report"]
 
 _REFERENCE = "reference"
 _MISTAKES = "reference.mistakes"
@@ -234,27 +234,34 @@ class Recorder:
 
     # -- the verdict: what a self-check can judge offline ---------------------------------
     def offline_report(self, points: dict[str, float], reference_label: str) -> OfflineReport:
-        """Which of the public tests (``points``: id -> points) a self-check judges offline.
+        """:func:`offline_report` of this recorder's calls."""
+        return offline_report(self.calls, points, reference_label)
 
-        A test is judged offline when no submission made a verdict call that
-        could not be recorded, and no submission made a verdict call that the
-        ``reference_label`` run (the solution) did not make.
-        """
-        report = OfflineReport(points)
-        for test_id in points:
-            expected = self.calls.get((reference_label, test_id), TestCalls()).verdict
-            for (label, logged_test), calls in sorted(self.calls.items()):
-                if logged_test != test_id:
-                    continue
-                if calls.unrecordable:
-                    report.unchecked[test_id] = f"{label}: {calls.unrecordable[0]}"
-                    break
-                extra = calls.verdict - expected
-                if extra:
-                    report.unchecked[test_id] = (f"{label} made {len(extra)} oracle call(s) the solution did not: "
-                                                 "their arguments depend on the student's output")
-                    break
-        return report
+
+def offline_report(calls: dict[tuple[str, str], TestCalls], points: dict[str, float],
+                   reference_label: str) -> OfflineReport:
+    """Which of the public tests (``points``: id -> points) a self-check judges offline.
+
+    ``calls`` maps (submission, test id) to what the test asked the oracles. A
+    test is judged offline when no submission made a verdict call that could
+    not be recorded, and no submission made a verdict call that the
+    ``reference_label`` run (the solution) did not make.
+    """
+    report = OfflineReport(points)
+    for test_id in points:
+        expected = calls.get((reference_label, test_id), TestCalls()).verdict
+        for (label, logged_test), logged in sorted(calls.items()):
+            if logged_test != test_id:
+                continue
+            if logged.unrecordable:
+                report.unchecked[test_id] = f"{label}: {logged.unrecordable[0]}"
+                break
+            extra = logged.verdict - expected
+            if extra:
+                report.unchecked[test_id] = (f"{label} made {len(extra)} oracle call(s) the solution did not: "
+                                             "their arguments depend on the student's output")
+                break
+    return report
 
 
 def _reference_modules() -> list[Any]:

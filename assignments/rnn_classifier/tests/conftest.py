@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from grader.diagnosis import compare_with_oracle, explain_mismatch
+from grader.diagnosis import compare_with_oracle, explain_mismatch, explanation
 from grader.testing import StudentFailure, assert_array_close
 from reference.mistakes import get
 from reference.pooling import last_state, max_pool, mean_pool, pool, predict_classes
@@ -214,7 +214,8 @@ class Kit:
         try:
             assert_array_close(got, oracle_logits(weights, inputs, lengths, pooling), what=label, **TOL)
         except StudentFailure:
-            explain_wrong_logits(got, weights, inputs, lengths, pooling)
+            # An explanation of a verdict already reached: a released self-check may lack some of its oracle calls.
+            explanation(lambda: explain_wrong_logits(got, weights, inputs, lengths, pooling), default=None)
             raise
         return got
 
@@ -249,7 +250,7 @@ class Kit:
         if wrong.size:
             explain_mismatch(got, predict_classes, logits, **TOL)
             raise StudentFailure(f"{label}: {wrong.size} of {len(got)} predictions are not the class with the largest "
-                                 f"logit (first at sequence {wrong[0]})\n  expected {show(predict_classes(logits))}\n"
+                                 f"logit (first at sequence {wrong[0]})\n  expected {show(np.argmax(logits, axis=1))}\n"
                                  f"  got      {show(got)}")
 
     # -- partial credit -----------------------------------------------------------------------------

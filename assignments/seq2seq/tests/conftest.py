@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 import pytest
 
-from grader.diagnosis import compare_with_oracle, explain_mismatch
+from grader.diagnosis import compare_with_oracle, explain_mismatch, explanation
 from grader.testing import StudentFailure, assert_type
 from reference.decoding import (
     attention,
@@ -406,7 +406,7 @@ class Kit:
             return
         diagnosis = explain_mismatch(got, greedy_decode, toy.oracle, toy.ostart, bos, eos, max_len,
                                      same=lambda student, candidate: tuple(student) == tuple(candidate))
-        hint = "" if diagnosis.matched else self.first_wrong_choice(toy, got, bos, eos, max_len, 0.0)
+        hint = "" if diagnosis.matched else explanation(lambda: self.first_wrong_choice(toy, got, bos, eos, max_len, 0.0))
         raise StudentFailure(f"{what}: expected {list(want)}, got {list(got)}" + (f"\n{hint}." if hint else "") + note)
 
     @staticmethod
@@ -440,8 +440,10 @@ class Kit:
         wrong = [rank for rank, (g, w) in enumerate(zip(got, want)) if g[0] != w[0] or not np.isclose(g[1], w[1], **SCORE_TOL)]
         if len(got) == len(want) and not wrong:
             return
-        rescored = [hypothesis_score(toy, tokens, bos, eos, max_len, length_penalty) for tokens, _ in got]
-        if slack and len(got) == len(want) and all(abs(r - w[1]) <= slack for r, w in zip(rescored, want)):
+        def rescored() -> list[float]:  # what the oracle scores the student's hypotheses
+            return [hypothesis_score(toy, tokens, bos, eos, max_len, length_penalty) for tokens, _ in got]
+
+        if slack and len(got) == len(want) and all(abs(r - w[1]) <= slack for r, w in zip(rescored(), want)):
             return  # a float32 model's near-tie: an equally good list
         show = lambda hyps: "; ".join(f"{list(t)} {s:.5f}" for t, s in hyps[:6]) + (" ..." if len(hyps) > 6 else "")
         head = (f"hypothesis {wrong[0] + 1} (best first) should be {list(want[wrong[0]][0])} with score "
@@ -449,7 +451,7 @@ class Kit:
                 if wrong else f"expected {len(want)} hypotheses, got {len(got)}")
         diagnosis = explain_mismatch(got, beam_search, toy.oracle, toy.ostart, bos, eos, beam_size, max_len,
                                      length_penalty=length_penalty, same=same_hypotheses)
-        hint = "" if diagnosis.matched else self.beam_hint(got, rescored, eos, max_len)
+        hint = "" if diagnosis.matched else explanation(lambda: self.beam_hint(got, rescored(), eos, max_len))
         raise StudentFailure(f"{what}: {head}\n  expected: {show(want)}\n  yours:    {show(got)}"
                              + (f"\n{hint}." if hint else "") + note)
 
