@@ -11,7 +11,9 @@ public points a self-check judges offline
 (:func:`~grader.recorded.recorder.offline_report`).
 
 Submissions are graded on ``jobs`` processes; each recording comes back as
-data and the parent merges them (a call recorded twice is the same call).
+data and the parent merges them (a call recorded twice is the same call). A
+submission whose grading ran into a time limit is not replayed (it would
+only spend the limit again; the calls it made before are recorded).
 Instructor side only: it imports the catalogue through the recorder.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,9 +36,10 @@ from grader.plan import PlannedTest
 from grader.recorded.recorder import OfflineReport, Recorder, TestCalls, offline_report
 from grader.recorded.recording import EXPECTATIONS_DIR, Recording
 from grader.recorded.replay import replaying
-from grader.results import SubmissionResult
+from grader.results import TIMEOUT, SubmissionResult
 
 SOLUTION_LABEL = "solution"
+_IN_PROCESS_UP_TO = 6
 Progress = Callable[[str], None]
 
 
@@ -46,10 +50,12 @@ class Expectations:
     recording: Recording
     offline: OfflineReport
     submissions: dict[str, str] = field(default_factory=dict)  # label -> what it is (solution, mutant, example)
+    not_replayed: list[str] = field(default_factory=list)      # labels whose grading hit a time limit
     results: dict[str, SubmissionResult] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.offline.to_dict(), "calls": self.recording.count(), "recorded_with": len(self.submissions)}
+        return {**self.offline.to_dict(), "calls": self.recording.count(), "recorded_with": len(self.submissions),
+                "not_replayed": self.not_replayed}
 
 
 def recording_sources(assignment: Assignment, work_dir: Path, examples: Path | None) -> list[tuple[str, str, SubmissionSource]]:
@@ -85,28 +91,31 @@ def record_expectations(assignment: Assignment, bundle: Path, examples: Path | N
     ``assignment.toml``). Raises :class:`InstructorError` when the replay does
     not give every recorded submission the results the oracles gave it.
     """
-    jobs = jobs or min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="grader-record-") as scratch_name:
         scratch = Path(scratch_name)
         plan = public_plan(public_part(assignment), scratch)
         sources = recording_sources(assignment, scratch, examples)
+        # Starting a grading process costs seconds (torch, the warm worker): worth it for a dozen submissions.
+        jobs = jobs or (min(2, os.cpu_count() or 1) if len(sources) > _IN_PROCESS_UP_TO else 1)
         if not any(label == SOLUTION_LABEL for label, _, _ in sources):
             raise InstructorError(f"{assignment.config_path}: no solution to record the public tests' expected "
                                   "values with (declare assignment.solution)")
         expectations = Expectations(Recording(), OfflineReport({}))
         calls: dict[tuple[str, str], TestCalls] = {}
+        differences: list[str] = []
         with _pool(jobs, _init_recording, (str(assignment.root), plan)) as pool:
             for label, recording, logged, result in _each(pool, _record_one, sources, "recording", progress):
                 expectations.recording.merge(recording)
                 calls.update(logged)
                 expectations.results[label] = result
-        expectations.submissions = {label: what for label, what, _ in sources}
-        expectations.offline = offline_report(calls, {test.id: test.points for test in plan}, SOLUTION_LABEL)
-        expectations.recording.save(bundle / EXPECTATIONS_DIR)
-        differences: list[str] = []
-        with _pool(jobs, _init_replay, (str(bundle),)) as pool:
-            for label, replayed in _each(pool, _replay_one, sources, "replaying", progress):
-                differences += compare_results(label, expectations.results[label], replayed)
+            expectations.submissions = {label: what for label, what, _ in sources}
+            expectations.offline = offline_report(calls, {test.id: test.points for test in plan}, SOLUTION_LABEL)
+            expectations.recording.save(bundle / EXPECTATIONS_DIR)
+            # A submission that ran into a time limit would only spend it again; the calls it made are recorded.
+            replayed = [item for item in sources if not _timed_out(expectations.results[item[0]])]
+            expectations.not_replayed = [label for label, _, _ in sources if label not in {r[0] for r in replayed}]
+            for label, result in _each(pool, partial(_replay_one, str(bundle)), replayed, "replaying", progress):
+                differences += compare_results(label, expectations.results[label], result)
     if differences:
         shown = "\n  ".join(differences[:8])
         raise InstructorError(f"refusing to release: the self-check would not reproduce the grading "
@@ -130,6 +139,10 @@ def compare_results(label: str, graded: SubmissionResult, replayed: SubmissionRe
             found.append(f"{label}: {test.id}: {', '.join(what)} differ ({graded_view[:3]} graded, "
                          f"{replayed_view[:3]} in the bundle)")
     return found
+
+
+def _timed_out(result: SubmissionResult) -> bool:
+    return any(test.status == TIMEOUT for test in result.tests)
 
 
 def _view(test) -> tuple:
@@ -189,21 +202,22 @@ def _record_one(label: str, source: SubmissionSource) -> tuple[str, Recording, d
     return label, recorder.recording, recorder.calls, result
 
 
-def _init_replay(bundle: str) -> None:
-    from grader.sandbox import default_sandbox
+def _replayed_bundle(bundle: str) -> tuple[Assignment, Recording, list[PlannedTest]]:
+    """The staged bundle, its recording and its plan (collected without the oracles), once per process."""
+    if _STATE.get("bundle") != bundle:
+        released = load_assignment(bundle)
+        recording = Recording.load(released.root / EXPECTATIONS_DIR)
+        with tempfile.TemporaryDirectory(prefix="grader-replay-") as scratch, replaying(recording, released.root):
+            plan = public_plan(released, Path(scratch))
+        _STATE.update(bundle=bundle, replayed=(released, recording, plan))
+    return _STATE["replayed"]
 
-    released = load_assignment(bundle)
-    recording = Recording.load(released.root / EXPECTATIONS_DIR)
-    with tempfile.TemporaryDirectory(prefix="grader-replay-") as scratch, replaying(recording, released.root):
-        plan = public_plan(released, Path(scratch))
-    _STATE.update(released=released, recording=recording, plan=plan)
-    default_sandbox().prewarm(released.allowed_packages)
 
-
-def _replay_one(label: str, source: SubmissionSource) -> tuple[str, SubmissionResult]:
+def _replay_one(bundle: str, label: str, source: SubmissionSource) -> tuple[str, SubmissionResult]:
     """Grade one submission in the bundle, the recording standing in for the oracles."""
     from grader.runner import grade_submission
     from grader.sandbox import default_sandbox
 
-    with replaying(_STATE["recording"], _STATE["released"].root):
-        return label, grade_submission(_STATE["released"], _STATE["plan"], source, default_sandbox())
+    released, recording, plan = _replayed_bundle(bundle)
+    with replaying(recording, released.root):
+        return label, grade_submission(released, plan, source, default_sandbox())

@@ -459,13 +459,16 @@ def _record(assignment: Assignment, staging: Path, examples: str | Path | None, 
             progress: Callable[[str], None] | None) -> Expectations | None:
     """Record the expectations the self-check replays (none without a solution: say so)."""
     if assignment.solution is None:
-        Recording().save(staging / EXPECTATIONS_DIR)
+        for path in Recording().save(staging / EXPECTATIONS_DIR):
+            report.files[path.relative_to(staging).as_posix()] = "what the public tests' oracle calls return (nothing)"
         report.notes.append("no solution declared: no oracle outcome was recorded, so a public test that calls an "
                             "oracle is checked when graded")
         return None
     expectations = record_expectations(assignment, staging, Path(examples) if examples else None, progress)
-    report.files[EXPECTATIONS_DIR + "/"] = (f"what the public tests' oracle calls return ({expectations.recording.count()} "
-                                            f"calls, recorded with {len(expectations.submissions)} submissions)")
+    for path in sorted((staging / EXPECTATIONS_DIR).iterdir()):
+        report.files[path.relative_to(staging).as_posix()] = (
+            f"what the public tests' oracle calls return ({expectations.recording.count()} calls, recorded with "
+            f"{len(expectations.submissions)} submissions)")
     offline = expectations.offline
     if offline.unchecked:
         report.notes.append(f"{offline.total_points - offline.checkable_points:g} public points are checked only when "

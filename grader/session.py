@@ -102,7 +102,11 @@ class WorkerSession:
             try:
                 self.worker = launcher(self.spec)
             finally:
-                self.worker_start_seconds += time.monotonic() - started
+                spent = time.monotonic() - started
+                self.worker_start_seconds += spent
+                # Starting a worker (waiting for the warm one to finish importing torch) is not the student's time.
+                self.test_deadline += spent
+                self.submission_deadline += spent
             self.generation += 1
             self.backend = self.worker.backend
             self.limits_in_force = self.worker.limits_in_force

@@ -46,6 +46,8 @@ _MISTAKES = "reference.mistakes"
 class TestCalls:
     """What one test asked the oracles for one submission."""
 
+    __test__ = False  # a record, not a pytest test class
+
     verdict: set[str] = field(default_factory=set)       # exact keys of calls outside explanations
     unrecordable: list[str] = field(default_factory=list)  # verdict calls that could not be recorded, and why
 

@@ -22,7 +22,8 @@ from grader.cli import main
 from grader.config import load_assignment
 from grader.errors import InstructorError
 from grader.plan import collect_plan
-from grader.release import GRADER_SPEC, release_assignment, released_config
+from grader.release import release_assignment, released_config
+from grader.student_install import DEFAULT_TORCH_INDEX, installed_version
 from grader.resources import assignments_dir
 
 from .conftest import LEGACY_ASSIGNMENT
@@ -112,8 +113,10 @@ def test_bundle_holds_handout_starter_public_tests_support_files_config_guide_an
     report = release_assignment(toy, out)
 
     files = bundle_files(out)
-    assert sorted(files) == [".github/workflows/grader.yml", ".gitignore", "CHECK.md", "README.md", "assignment.toml",
-                             "helpers.py", "tests/test_public.py", "toy.py"]
+    assert sorted(files) == [".github/workflows/grader.yml", ".gitignore", ".grader/expectations/arrays.npz",
+                             ".grader/expectations/calls.json", ".grader/nlm_grader_check-0.1.0-py3-none-any.whl",
+                             "CHECK.md", "README.md", "assignment.toml", "helpers.py", "requirements.txt",
+                             "tests/test_public.py", "toy.py"]
     assert files["toy.py"] == STARTER_TOY.encode(), "the starter, ready to edit, at the top"
     assert files["README.md"] == HANDOUT.encode()
     assert files["tests/test_public.py"] == (toy / "tests" / "test_public.py").read_bytes()
@@ -233,27 +236,41 @@ def test_public_legacy_file_is_released_with_its_points(tmp_path):
         ("test_all.py::test_add", 3.0), ("test_all.py::test_scale", 0.5), ("test_all.py::TestCounter::test_counts", 0.5)]
 
 
-def test_workflow_and_guide_install_the_grader_spec_given(toy, tmp_path):
-    spec = "nlm-grader @ git+https://example.org/course/grader.git@v1"
+def test_workflow_and_guide_install_from_the_bundle(toy, tmp_path):
     out = tmp_path / "bundle"
 
-    release_assignment(toy, out, grader_spec=spec)
+    release_assignment(toy, out)
 
     workflow = (out / ".github" / "workflows" / "grader.yml").read_text()
-    assert "python -m pip install 'nlm-grader @ git+https://example.org/course/grader.git@v1'\n" in workflow
-    assert "uses: actions/setup-python@v5" in workflow and "uses: actions/checkout@v4" in workflow
+    assert "python -m pip install -r requirements.txt\n" in workflow
+    assert "torch" not in workflow  # a numpy assignment: no PyTorch to install
+    assert "uses: actions/setup-python@v7" in workflow and "uses: actions/checkout@v7" in workflow
+    assert "uses: actions/upload-artifact@v7" in workflow
     assert "run: grader check --ci --junit grader-junit.xml\n" in workflow
     assert "\t" not in workflow, "YAML forbids tabs in indentation"
     guide = (out / "CHECK.md").read_text()
-    assert "'nlm-grader @ git+https://example.org/course/grader.git@v1'" in guide
+    assert "    python3 -m venv .venv\n    . .venv/bin/activate\n    python -m pip install -r requirements.txt\n" in guide
     assert "grader check" in guide and "`toy.py`" in guide
     assert "Further tests, worth\n  3 points, run when your submission is graded" in guide
+    requirements = (out / "requirements.txt").read_text().splitlines()
+    assert "./.grader/nlm_grader_check-0.1.0-py3-none-any.whl" in requirements
+    assert f"numpy=={installed_version('numpy')}" in requirements
+    assert not any(line.startswith("torch") for line in requirements)
 
 
-def test_default_grader_spec_is_the_package_name(toy, tmp_path):
-    release_assignment(toy, tmp_path / "bundle")
+def test_an_assignment_that_may_use_torch_pins_the_torch_grading_uses_from_the_cpu_index(toy, tmp_path):
+    config = toy / "assignment.toml"
+    config.write_text(config.read_text().replace('allowed_packages = ["numpy"]', 'allowed_packages = ["numpy", "torch"]'))
+    out = tmp_path / "bundle"
 
-    assert f"python -m pip install {GRADER_SPEC}\n" in (tmp_path / "bundle" / ".github/workflows/grader.yml").read_text()
+    release_assignment(toy, out)
+
+    torch = f"python -m pip install torch=={installed_version('torch')} --index-url {DEFAULT_TORCH_INDEX}"
+    assert f"          {torch}\n" in (out / ".github/workflows/grader.yml").read_text()
+    assert f"    {torch}\n" in (out / "CHECK.md").read_text()
+    assert f"torch=={installed_version('torch')}" in (out / "requirements.txt").read_text().splitlines()
+    release_assignment(toy, tmp_path / "plain", torch_index="")
+    assert f"    python -m pip install torch=={installed_version('torch')}\n" in (tmp_path / "plain" / "CHECK.md").read_text()
 
 
 def test_missing_handout_gets_a_short_generated_one(toy, tmp_path):
@@ -358,14 +375,14 @@ def test_cli_prints_what_was_written_and_left_out(toy, tmp_path):
 
 
 def test_cli_json_lists_files_and_what_was_left_out(toy, tmp_path):
-    result = run_cli("release", toy, tmp_path / "bundle", "--format", "json", "--grader-spec", "nlm-grader==0.1.0")
+    result = run_cli("release", toy, tmp_path / "bundle", "--format", "json")
 
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {item["path"] for item in data["files"]} == set(bundle_files(tmp_path / "bundle"))
     assert {item["path"] for item in data["left_out"]} == {"tests/test_hidden.py", "solution/", "assignment.toml: seed_salt"}
-    assert data["self_check"] == {"tests": 6, "points": 10.0}
-    assert "nlm-grader==0.1.0" in (tmp_path / "bundle" / ".github/workflows/grader.yml").read_text()
+    assert data["self_check"]["tests"] == 6 and data["self_check"]["points"] == 10.0
+    assert data["self_check"]["checkable_points"] == 10.0 and data["self_check"]["checked_when_graded"] == []
 
 
 def test_cli_refuses_a_non_empty_out_with_exit_1(toy, tmp_path):
