@@ -167,12 +167,13 @@ _WORKER_STATE: dict = {}
 def _init_pool_process(assignment_root: str, plan: list[PlannedTest], fingerprint: str, out_dir: str,
                        backend: str, warm: bool, hidden: tuple[str, ...] = ()) -> None:
     from grader.sandbox import configure_default_sandbox
+    from grader.warmup import prewarm
 
     assignment = load_assignment(assignment_root)
     _WORKER_STATE.update(assignment=assignment, plan=plan, fingerprint=fingerprint, out_dir=Path(out_dir))
     # The warm worker starts importing torch now, while this process imports what the trusted tests
     # cross-check with: start-up costs land here, once, not in the first submission's time.
-    configure_default_sandbox(backend, warm, hidden=(str(assignment.root), *hidden)).prewarm(assignment.allowed_packages)
+    prewarm(configure_default_sandbox(backend, warm, hidden=(str(assignment.root), *hidden)), assignment)
     preload_test_libraries(assignment)
 
 

@@ -49,6 +49,7 @@ from grader.ingest import SubmissionSource
 from grader.plan import PlannedTest, collect_plan
 from grader.recorded.recording import RecordingError
 from grader.recorded.replay import load_expectations, replaying
+from grader.warmup import prewarm
 from grader.results import (DEFERRED, ERROR, FAILED, GRADED, PARTIAL, PASSED, SKIPPED, TIMEOUT, SubmissionResult,
                             TestResult)
 
@@ -143,12 +144,12 @@ def run_self_check(folder: str | Path = ".", assignment: str | Path | None = Non
         raise InstructorError(f"{folder} is not a folder")
     full = load_assignment(resolve_assignment(folder, assignment))
     config = public_part(full)
+    sandbox = default_sandbox()
+    prewarm(sandbox, config)  # first: everything below overlaps with the worker's imports (a no-op if started)
     try:
         recording = load_expectations(full.root)
     except RecordingError as error:
         raise InstructorError(str(error)) from None
-    sandbox = default_sandbox()
-    _start_worker_early(sandbox, config)
     oracles = replaying(recording, full.root) if recording is not None else contextlib.nullcontext()
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch_name, oracles:
         scratch = Path(scratch_name)
@@ -174,18 +175,6 @@ def points_beyond_public(assignment: Assignment, public: list[PlannedTest], work
         return None  # a bundle without the key: what it left out is unknown
     public_ids = {test.id for test in public}
     return round(sum(test.points for test in collect_plan(assignment, work_dir) if test.id not in public_ids), 6)
-
-
-def _start_worker_early(sandbox: Any, assignment: Assignment) -> None:
-    """Start the warm worker now, so its torch import overlaps with collecting the tests here.
-
-    That import and the collection take about 2 s each: together they are most
-    of a self-check. The worker starts on first use anyway if this one fails.
-    """
-    try:
-        sandbox.prewarm(assignment.allowed_packages)
-    except Exception:  # noqa: BLE001 - an optimisation only; the grading starts its own worker
-        pass
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -62,6 +62,10 @@ def check(folder: Path, assignment_path: Path | None, output_format: str | None,
     """
     import os
 
+    from grader.warmup import prewarm_for_check
+
+    prewarm_for_check(folder, assignment_path)  # the worker's imports overlap with everything below
+
     from rich.console import Console
 
     from grader.check import DEFAULT_JUNIT, check_as_json, github_lines, print_check, run_self_check, write_ci_outputs

@@ -184,10 +184,11 @@ _STATE: dict[str, Any] = {}
 
 def _init_recording(assignment_root: str, plan: list[PlannedTest]) -> None:
     from grader.sandbox import default_sandbox
+    from grader.warmup import prewarm
 
     assignment = load_assignment(assignment_root)
     _STATE.update(public=public_part(assignment), plan=plan, root=assignment.root)
-    default_sandbox().prewarm(assignment.allowed_packages)
+    prewarm(default_sandbox(), assignment)
 
 
 def _record_one(label: str, source: SubmissionSource) -> tuple[str, Recording, dict, SubmissionResult]:

@@ -74,6 +74,7 @@ def write_pytest_ini(directory: Path) -> Path:
 # parsing, rewriting and compiling the same source again gives the same code object, so that is done once.
 _REWRITTEN: dict[tuple[str, bytes, bool], tuple[bytes, types.CodeType]] = {}
 _REWRITTEN_MAX = 256
+_NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def _rewrite_once(original):
@@ -143,10 +144,21 @@ def rewritten_code_cache() -> Iterator[None]:
     """Within the block, pytest reuses what it made for unchanged source in an earlier run of this process:
     the assertion-rewritten code of test modules and conftest.py files, and the syntax trees it reads to
     report a failure. Results are unchanged: the same source gives the same code and the same trees.
+
+    And no plugin that happens to be installed loads itself (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``): a grading
+    run names the plugins it uses (``-p timeout``), and hypothesis's, say, cost a self-check two seconds.
     """
-    with _patched(_assertion_rewrite, "_rewrite_test", _rewrite_once), \
-            _patched(_pytest_code, "getstatementrange_ast", _statement_trees_once):
-        yield
+    previous = os.environ.get(_NO_AUTOLOAD)
+    os.environ[_NO_AUTOLOAD] = "1"
+    try:
+        with _patched(_assertion_rewrite, "_rewrite_test", _rewrite_once), \
+                _patched(_pytest_code, "getstatementrange_ast", _statement_trees_once):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(_NO_AUTOLOAD, None)
+        else:
+            os.environ[_NO_AUTOLOAD] = previous
 
 
 class _Collector:

@@ -24,6 +24,7 @@ from grader.errors import SubmissionError
 from grader.ingest import SubmissionSource, Workspace, prepare_workspace
 from grader.sandbox import Sandbox, WorkerSpec, default_sandbox
 from grader.sandbox.probe import ISOLATING_BACKENDS
+from grader.warmup import uses_optimizers
 from grader.plan import PlannedTest, forget_modules_under, pytest_base_args, rewritten_code_cache, write_pytest_ini
 from grader.pytest_plugin import GradingPlugin
 from grader.results import BROKEN, FAILED, GRADED, GRADER_FAILURE, PASSED, TIMEOUT, SubmissionResult, TestResult
@@ -112,7 +113,8 @@ def run_tests(assignment: Assignment, plan: list[PlannedTest], workspace: Worksp
 
     ``seed_id`` seeds the hidden tests (:attr:`SubmissionSource.seed_identity`); empty: the student id.
     """
-    spec = WorkerSpec(root=workspace.root, limits=assignment.limits, allowed_packages=assignment.allowed_packages)
+    spec = WorkerSpec(root=workspace.root, limits=assignment.limits, allowed_packages=assignment.allowed_packages,
+                      optimizers=uses_optimizers(assignment))
     session = WorkerSession(spec, launcher=sandbox.launch)
     session.submission_deadline = time.monotonic() + assignment.limits.submission_seconds
     results: list[TestResult] = []

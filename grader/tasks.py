@@ -190,7 +190,9 @@ def _ensure_sandbox(backend: str, warm: bool, assignment: Assignment):
 
     if _SANDBOX_SETTINGS != [(backend, warm)]:
         sandbox = configure_default_sandbox(backend, warm)
-        sandbox.prewarm(assignment.allowed_packages)
+        from grader.warmup import prewarm
+
+        prewarm(sandbox, assignment)
         _SANDBOX_SETTINGS[:] = [(backend, warm)]
     return default_sandbox()
 

@@ -25,9 +25,11 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+from grader.recorded.replay import recorded
 from grader.session import StudentCrash, StudentException, StudentFailure, StudentTimeout
 
-__all__ = ["points", "Credit", "StudentFailure", "StudentException", "StudentTimeout", "StudentCrash", "assert_array_close", "assert_type", "describe_mismatch"]
+__all__ = ["points", "Credit", "StudentFailure", "StudentException", "StudentTimeout", "StudentCrash", "assert_array_close",
+           "assert_type", "describe_mismatch", "recorded"]
 
 
 def points(value: float, name: str | None = None, visibility: str | None = None) -> Callable:

@@ -106,7 +106,8 @@ class Recorder:
         if self._depth:
             return function(*args, **kwargs)
         log = self._log()
-        verdict = log is not None and not replay.is_explaining()
+        # A recorded helper of the tests is computed where a self-check lacks its outcome: never a deferral.
+        verdict = log is not None and not replay.is_explaining() and not function_id.startswith(replay.HELPER_PREFIX)
         try:
             key = call_key(function_id, args, kwargs, self.anchor)
         except Unkeyable as error:
@@ -136,7 +137,7 @@ class Recorder:
                 return value
             outcome["changes"] = changed_in_place(before, args, kwargs, self.recording.arrays)
             self.recording.add(key, outcome)
-            if self.eager_mistakes and not function_id.startswith(replay.MISTAKE_PREFIX):
+            if self.eager_mistakes and not function_id.startswith((replay.MISTAKE_PREFIX, replay.HELPER_PREFIX)):
                 self._record_mistakes(function_id, args, kwargs)
         if verdict:
             log.verdict.add(key.exact)
@@ -184,8 +185,10 @@ class Recorder:
                     originals.append((module, name, function))
                     setattr(module, name, self._wrapped(f"{module.__name__}.{name}", function))
             originals += self._patch_catalogue(catalogue)
+            replay.set_recorder(self)
             yield self
         finally:
+            replay.set_recorder(None)
             for owner, name, original in reversed(originals):
                 setattr(owner, name, original)
 

@@ -11,12 +11,19 @@ that no ``except Exception`` in a test turns it into a verdict.
 
 Calls made to explain a failure (a diagnosis, a hint) run inside
 :func:`explaining`: there a missing outcome only leaves the explanation out.
+
+A trusted helper of the tests may be recorded too (:func:`recorded`): a
+computation in PyTorch, say, whose result depends on its arguments only. The
+self-check then replays it and needs no PyTorch in its own process, and
+computes it where the release recorded no such call.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 import types
 from dataclasses import dataclass
@@ -27,13 +34,16 @@ from grader.recorded.codec import decode_error
 from grader.recorded.keys import Unkeyable, call_key
 from grader.recorded.recording import Recording, apply_changes
 
-__all__ = ["NotRecorded", "replaying", "explaining", "explanation", "active_recording", "REFERENCE_PACKAGE"]
+__all__ = ["NotRecorded", "replaying", "explaining", "explanation", "active_recording", "recorded",
+           "REFERENCE_PACKAGE"]
 
 REFERENCE_PACKAGE = "reference"
 MISTAKES_MODULE = "reference.mistakes"
 MISTAKE_PREFIX = "mistake:"
+HELPER_PREFIX = "helper:"
 
-_state: dict[str, Any] = {"recording": None, "anchor": None, "explaining": 0}
+# The active recording (replaying) and recorder (grader.recorded.recorder, at release), and the explanation depth.
+_state: dict[str, Any] = {"recording": None, "anchor": None, "explaining": 0, "recorder": None}
 
 
 class NotRecorded(BaseException):
@@ -78,6 +88,48 @@ def explanation(compute: Callable[[], Any], default: Any = "") -> Any:
             return compute()
         except NotRecorded:
             return default
+
+
+# -- recorded helpers of the tests --------------------------------------------------------------
+
+def recorded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a helper of the tests whose result depends on its arguments only: recorded like an oracle.
+
+    At release the recorder keeps its outcomes; a self-check replays them and
+    runs the helper itself only for a call the release did not record. Use it
+    for what is costly or needs a library the student's install may lack in
+    the grader's process (PyTorch as a gradient oracle)::
+
+        @recorded
+        def torch_gradients(weights, inputs, upstream): ...
+    """
+    @functools.wraps(function)
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        recorder, recording = _state["recorder"], _state["recording"]
+        if recorder is not None:
+            return recorder.call(_helper_id(function, recorder.anchor), function, args, kwargs)
+        if recording is not None:
+            try:
+                return replay_call(_helper_id(function, _state["anchor"]), args, kwargs)
+            except NotRecorded:
+                pass
+        return function(*args, **kwargs)
+
+    helper.__recorded__ = True
+    return helper
+
+
+def _helper_id(function: Callable[..., Any], anchor: Path | None) -> str:
+    """``helper:tests/conftest.py:torch_gradients``: by its file below the assignment, the same in every copy."""
+    filename = os.path.realpath(function.__code__.co_filename)
+    root = str(anchor) + os.sep if anchor is not None else None
+    where = filename[len(root):] if root and filename.startswith(root) else function.__module__
+    return f"{HELPER_PREFIX}{where.replace(os.sep, '/')}:{function.__qualname__}"
+
+
+def set_recorder(recorder: Any) -> None:
+    """The release's recorder (or None): recorded helpers report their calls to it."""
+    _state["recorder"] = recorder
 
 
 # -- the replayed functions -----------------------------------------------------------------

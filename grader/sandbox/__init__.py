@@ -52,8 +52,9 @@ PRELOADABLE = ("numpy", "torch", "edugrad")
 # What a worker confined by Landlock may read of /proc: its own folder and machine-wide facts, no other process.
 PROC_READABLE = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime",
                  "/proc/version", "/proc/sys", "/proc/filesystems")
-# Imported by the zygote after the package itself: torch.optim pulls in torch._dynamo lazily on the
-# first optimizer step, 2-5 s that would otherwise land in one student's test.
+# Imported by the zygote after the package itself when the assignment uses optimizers (WorkerSpec.optimizers):
+# the first torch.optim optimizer pulls in torch._dynamo lazily, 2-5 s that would otherwise land in one
+# student's test. Where no optimizer is used they are not worth the second and a half they cost every start.
 PRELOAD_EXTRAS = {"torch": ("torch.optim", "torch._dynamo")}
 
 
@@ -64,6 +65,7 @@ class WorkerSpec:
     root: Path
     limits: Limits
     allowed_packages: tuple[str, ...] | None = None
+    optimizers: bool = True  # preload what the first torch.optim optimizer imports (PRELOAD_EXTRAS)
 
 
 def worker_environment(root: Path) -> dict[str, str]:
@@ -328,19 +330,22 @@ class Sandbox:
                           stderr=CappedReader(process.stderr, cap), backend=self.backend,
                           limits_in_force={**self.describe(config), "warm": False})
 
-    def prewarm(self, allowed_packages: tuple[str, ...] | None) -> None:
+    def prewarm(self, allowed_packages: tuple[str, ...] | None, optimizers: bool = True) -> None:
         """Start the warm worker now (it imports numpy/torch in the background); a no-op when cold."""
         if self.warm:
-            self._ensure_zygote(WorkerSpec(root=self.slot.folder, limits=Limits(), allowed_packages=allowed_packages))
+            self._ensure_zygote(WorkerSpec(root=self.slot.folder, limits=Limits(), allowed_packages=allowed_packages,
+                                           optimizers=optimizers))
 
     def _ensure_zygote(self, spec: WorkerSpec) -> ZygoteClient | None:
-        wanted = tuple(name for name in PRELOADABLE if spec.allowed_packages is None or name in spec.allowed_packages)
+        names = [name for name in PRELOADABLE if spec.allowed_packages is None or name in spec.allowed_packages]
+        wanted = tuple(module for name in names
+                       for module in (name, *(PRELOAD_EXTRAS.get(name, ()) if spec.optimizers else ())))
         if self._zygote is not None and self._zygote.alive() and set(wanted) <= set(self._zygote_preload):
             return self._zygote
         if self._zygote is not None:
             self._zygote.close()
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        preload = [module for name in wanted for module in (name, *PRELOAD_EXTRAS.get(name, ()))]
+        preload = list(wanted)
         config = {"control_fd": child_end.fileno(), "preload": preload}
         inner = [sys.executable, "-I", "-u", "-c", ZYGOTE_BOOTSTRAP.format(runtime=str(self.runtime)), json.dumps(config)]
         try:

@@ -67,7 +67,7 @@ def test_release_writes_the_hidden_points_and_a_ci_workflow(bundle):
 
     assert released.hidden_points == 3.0, "tests/test_hidden.py: 2 hidden points and 1 after the due date"
     assert "        run: grader check --ci --junit grader-junit.xml\n" in workflow
-    assert "uses: actions/upload-artifact@v4" in workflow and "if: always()" in workflow
+    assert "uses: actions/upload-artifact@v7" in workflow and "if: always()" in workflow
     assert "grader-junit.xml" in (bundle / ".gitignore").read_text().splitlines()
     assert "grader check --ci" in (bundle / "CHECK.md").read_text()
 

@@ -5,8 +5,9 @@ window of each hidden test file, solution file and non-public legacy file that
 does not also occur in a file the instructor made public (the starter, the
 public tests and the other files of their folders but those named hidden,
 support files, the handout), and asserts that
-none of them occurs in any file of the bundle. Nothing here grades; the
-bundled assignments are released too (``slow``: collecting their tests imports torch).
+none of them occurs in any file of the bundle. Releasing grades the toy's solution and starter (to record the
+expectations the self-check replays); the
+bundled assignments are released in ``tests/assignments/test_released.py``.
 """
 from __future__ import annotations
 
@@ -189,17 +190,6 @@ def test_no_byte_sequence_of_a_hidden_test_or_the_solution_reaches_the_bundle(to
 
     assert_no_secret_bytes(toy, out)
     assert all(SEED_SALT.encode() not in data for data in bundle_files(out).values())
-
-
-@pytest.mark.slow  # collecting their tests imports torch
-@pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_assignments_release_without_a_hidden_or_solution_byte(name, tmp_path):
-    out = tmp_path / name
-
-    report = release_assignment(assignments_dir() / name, out)
-
-    assert_no_secret_bytes(assignments_dir() / name, out)
-    assert report.plan and {test.visibility for test in report.plan} == {"public"}
 
 
 @pytest.mark.parametrize("visibility", ["hidden", "after_due_date"])

@@ -28,6 +28,11 @@ REFERENCE = Path(reference.__file__).resolve().parent
 SEED_SECRET = "s3cret-" + "7f1d9c2a"  # never written out whole in a file the thieves could read
 
 
+def everything_shown(result) -> str:
+    """What a submission's result carries that student code wrote: its output, every test message."""
+    return "\n".join([result.output.stdout, result.output.stderr, result.message, *(test.message for test in result.tests)])
+
+
 def oracle_secrets() -> set[str]:
     """Lines of the oracles, the catalogue, the solution and the hidden tests that nothing public holds."""
     files = [*REFERENCE.rglob("*.py"), AUTOGRAD / "solution" / "ops.py", AUTOGRAD / "tests" / "test_hidden.py"]
@@ -62,7 +67,7 @@ def test_thieves_get_nothing_and_an_honest_student_full_marks(tmp_path, monkeypa
     secrets = oracle_secrets()
     for thief in thieves:
         result = load_result(result_path(out, thief))
-        output = result.output.stdout + result.output.stderr
+        output = everything_shown(result)
         assert result.sandbox["backend"] == backend
         assert "ROUTE OPEN" not in output, output[-3000:]
         assert "MEM READABLE" not in output
@@ -90,6 +95,28 @@ def test_landlock_rules_leave_out_hidden_folders_but_keep_their_siblings(tmp_pat
                                                           str(site / "_nlm_grader.pth")])
     assert sorted(readable) == sorted(str(site / name) for name in ("edugrad", "numpy", "six.py"))
     assert listable == [str(tmp_path), str(site)]
+
+
+@pytest.mark.skipif(not capabilities().bwrap_works, reason="needs bubblewrap")
+def test_a_system_wide_install_under_a_system_folder_is_blanked_in_the_view(tmp_path):
+    """As after `pip install` into /usr/local: the oracles sit inside a folder the view shows whole."""
+    import subprocess
+
+    from grader.sandbox.private import bwrap_masks
+
+    system = tmp_path / "usr"
+    site = system / "local" / "lib" / "python3.11" / "site-packages"
+    (site / "reference").mkdir(parents=True)
+    (site / "reference" / "ops.py").write_text("SECRET = 1\n")
+    (site / "numpy_stand_in.py").write_text("OK = 1\n")
+    (site / "nlm_grader.pth").write_text("/somewhere\n")
+    masks = bwrap_masks([str(system)], [str(site / "reference"), str(site / "nlm_grader.pth")])
+    command = [capabilities().bwrap_path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+               "--ro-bind", str(system), str(system), *masks, "sh", "-c",
+               f"cat {site}/numpy_stand_in.py; ls -A {site}/reference; cat {site}/reference/ops.py {site}/nlm_grader.pth"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.stdout == "OK = 1\n"  # the neighbours stay, the hidden folder is empty, the .pth unreadable
+    assert "SECRET" not in done.stdout + done.stderr
 
 
 def test_a_hidden_folder_that_holds_a_read_root_keeps_the_root_readable(tmp_path):

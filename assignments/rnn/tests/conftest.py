@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
 
 from grader.diagnosis import arrays_match, compare_with_oracle, explain_mismatch
-from grader.testing import StudentFailure, assert_array_close, assert_type
+from grader.testing import StudentFailure, assert_array_close, assert_type, recorded
 from reference.bptt import clip_grad_norm, elman_bptt
 from reference.rnn import gru_cell, lstm_cell, rnn_cell
 
@@ -177,6 +176,35 @@ def all_close(tol: dict) -> Callable[[dict, dict], bool]:
 def grads_of(keys: tuple[str, ...]) -> Callable[[tuple], dict]:
     """Pick the gradients named ``keys`` from what ``elman_bptt`` (or a variant of it) returns."""
     return lambda result: {key: result[1][key] for key in keys}
+
+
+# ========================================================================== gradients
+
+
+@recorded
+def torch_cell_gradients(kind: str, weights: dict, xs: np.ndarray, state: tuple, upstream: tuple,
+                         nonlinearity: str = "tanh") -> dict:
+    """PyTorch's own cell in float64 holding ``weights``, unrolled over ``xs`` (T, B, I) from ``state``, with
+    ``upstream`` (dL/d of the last state) backpropagated: the gradient oracle.
+
+    Returns ``{"parameters": {name: dL/dW}, "inputs": dL/dxs, "state": (dL/dh0[, dL/dc0])}``. Recorded by the
+    release (:func:`grader.testing.recorded`): a student's self-check replays it without importing torch here.
+    """
+    import torch  # here, not at the top: only this helper needs torch in the grader's process
+
+    hidden, input_size = weights["weight_hh"].shape[1], weights["weight_ih"].shape[1]
+    options = {"nonlinearity": nonlinearity} if kind == "RNNCell" else {}
+    module = getattr(torch.nn, kind)(input_size, hidden, dtype=torch.float64, **options)
+    module.load_state_dict({name: torch.from_numpy(np.array(value, dtype=np.float64)) for name, value in weights.items()})
+    xs64 = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    state64 = tuple(torch.tensor(s, dtype=torch.float64, requires_grad=True) for s in state)
+    current = state64 if kind == "LSTMCell" else state64[0]
+    for x_t in xs64.unbind(0):
+        current = module(x_t, current)
+    outputs = current if kind == "LSTMCell" else (current,)
+    torch.autograd.backward(outputs, [torch.tensor(g, dtype=torch.float64) for g in upstream])
+    return {"parameters": {name: p.grad.numpy().copy() for name, p in module.named_parameters()},
+            "inputs": xs64.grad.numpy().copy(), "state": tuple(s.grad.numpy().copy() for s in state64)}
 
 
 # ============================================================================ the kit
@@ -391,13 +419,6 @@ class Kit:
                                      f"fix the forward pass first (see the one-step tests).\n{error}") from None
             want = self.oracle_step(kind, xs[t], want, weights)
 
-        module = self.torch_cell(kind, weights)
-        xs64 = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
-        state64 = tuple(torch.tensor(s, dtype=torch.float64, requires_grad=True) for s in state)
-        current64 = state64 if kind == "LSTMCell" else state64[0]
-        for x_t in xs64.unbind(0):
-            current64 = module(x_t, current64)
-        outputs = current64 if kind == "LSTMCell" else (current64,)
         final = student.keep(torch_remote.cat)(current, 1) if kind == "LSTMCell" else current
         try:
             with self.watching(kind):
@@ -407,15 +428,15 @@ class Kit:
                 raise
             raise StudentFailure(f"backward() through your {kind} failed; is every output computed from the inputs "
                                  f"and parameters with torch operations (no numpy, .detach() or .item())?\n{error}") from None
-        torch.autograd.backward(outputs, [torch.tensor(g, dtype=torch.float64) for g in upstream])
+        expected = torch_cell_gradients(kind, weights, xs, tuple(state), tuple(upstream))
 
         got_params = student.grads(cell)
-        pairs = [(f"gradient of {name}", got_params.get(name), p.grad.numpy()) for name, p in module.named_parameters()]
+        pairs = [(f"gradient of {name}", got_params.get(name), value) for name, value in expected["parameters"].items()]
         pairs.append(("gradient of the input x" if T == 1 else f"gradient of the inputs x_1..x_{T}",
-                      student.grads(xs_remote), xs64.grad.numpy()))
-        for name, remote, local in zip(("h", "c"), state_remote, state64):
+                      student.grads(xs_remote), expected["inputs"]))
+        for name, remote, local in zip(("h", "c"), state_remote, expected["state"]):
             pairs.append((f"gradient of {name}" if T == 1 else f"gradient of the initial {name}", student.grads(remote),
-                          local.grad.numpy()))
+                          local))
         self.compare_all(pairs, TORCH_TOL, f"gradients through your {kind} ({shapes}) differ from PyTorch's", autograd=True)
 
     # -- oracles -----------------------------------------------------------------------
@@ -428,15 +449,6 @@ class Kit:
         if kind == "LSTMCell":
             return lstm_cell(x, tuple(state), *w)
         return (gru_cell(x, state[0], *w),)
-
-    @staticmethod
-    def torch_cell(kind: str, weights: dict, nonlinearity: str = "tanh") -> torch.nn.Module:
-        """PyTorch's own cell in float64 holding ``weights``: the gradient oracle."""
-        hidden, input_size = weights["weight_hh"].shape[1], weights["weight_ih"].shape[1]
-        options = {"nonlinearity": nonlinearity} if kind == "RNNCell" else {}
-        module = getattr(torch.nn, kind)(input_size, hidden, dtype=torch.float64, **options)
-        module.load_state_dict({name: torch.from_numpy(np.array(value, dtype=np.float64)) for name, value in weights.items()})
-        return module
 
     # -- comparisons and partial credit --------------------------------------------------
     @staticmethod
