@@ -162,14 +162,18 @@ def landlock_rules(read_roots: Iterable[str], hidden: Iterable[str]) -> tuple[li
         if not os.path.exists(root):
             continue
         # A hidden folder may hold a read root (an editable checkout holds its .venv): the root stays readable.
-        _split(os.path.realpath(root), [path for path in hidden_resolved if not _inside(os.path.realpath(root), path)],
-               readable, listable)
+        real = os.path.realpath(root)
+        _split(real, [path for path in hidden_resolved if not _inside(real, path)], readable, listable)
     return sorted(set(readable)), sorted(set(listable))
 
 
 def _split(folder: str, hidden: list[str], readable: list[str], listable: list[str]) -> None:
-    if any(_inside(folder, path) for path in hidden):
-        return
+    """Rules for the real folder ``folder``: all of it, or (when it holds hidden paths) its parts.
+
+    Children are judged by their real paths: a link (a venv's ``lib64 -> lib``)
+    to a folder that holds hidden paths is split like that folder, and one
+    that points into a hidden path gets no rule.
+    """
     below = [path for path in hidden if _inside(path, folder)]
     if not below or not os.path.isdir(folder):
         readable.append(folder)
@@ -182,6 +186,9 @@ def _split(folder: str, hidden: list[str], readable: list[str], listable: list[s
     for child in children:
         path = os.path.join(folder, child)
         real = os.path.realpath(path)
-        if real != path and any(_inside(real, hidden_path) for hidden_path in below):
-            continue  # a link into a hidden folder
-        _split(path, below, readable, listable)
+        if any(_inside(real, hidden_path) for hidden_path in below):
+            continue  # a hidden path, or a link into one
+        if any(_inside(hidden_path, real) for hidden_path in hidden):
+            _split(real, hidden, readable, listable)
+        else:
+            readable.append(path)

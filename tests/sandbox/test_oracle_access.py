@@ -119,6 +119,22 @@ def test_a_system_wide_install_under_a_system_folder_is_blanked_in_the_view(tmp_
     assert "SECRET" not in done.stdout + done.stderr
 
 
+def test_a_link_to_a_folder_holding_hidden_paths_is_split_like_that_folder(tmp_path):
+    """A venv's lib64 -> lib: a rule on the link would grant all of lib, the oracles included."""
+    import os
+
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    for name in ("numpy", "reference"):
+        (site / name).mkdir(parents=True)
+    (tmp_path / "venv" / "lib64").symlink_to("lib")
+    (tmp_path / "venv" / "bin").mkdir()
+    readable, listable = landlock_rules([str(tmp_path / "venv")], [str(site / "reference")])
+    assert str(site / "numpy") in readable and str(tmp_path / "venv" / "bin") in readable
+    hidden = os.path.realpath(site / "reference")
+    assert not [path for path in readable if hidden == os.path.realpath(path)
+                or hidden.startswith(os.path.realpath(path) + os.sep)]
+
+
 def test_a_hidden_folder_that_holds_a_read_root_keeps_the_root_readable(tmp_path):
     venv = tmp_path / "checkout" / ".venv"
     venv.mkdir(parents=True)
