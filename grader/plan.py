@@ -257,8 +257,14 @@ def legacy_plan(assignment: Assignment) -> list[PlannedTest]:
 
 
 def forget_modules_under(root: Path) -> None:
-    """Drop test modules imported from ``root`` so the next run imports them afresh."""
-    prefix = str(root)
+    """Drop test modules imported from ``root`` so the next run imports them afresh.
+
+    Not the installed packages: a student's venv usually sits inside the assignment folder, and numpy (any C
+    extension) cannot be imported twice in one process.
+    """
+    prefix = str(root).rstrip(os.sep) + os.sep
+    installed = tuple(str(Path(path).resolve()) + os.sep for path in {sys.prefix, sys.base_prefix, sys.exec_prefix})
     for name, module in list(sys.modules.items()):
-        if str(getattr(module, "__file__", "") or "").startswith(prefix):
+        file = str(getattr(module, "__file__", "") or "")
+        if file.startswith(prefix) and not file.startswith(installed) and "site-packages" not in Path(file).parts:
             del sys.modules[name]

@@ -15,7 +15,7 @@ from grader.mutants import load_mutants
 from grader.resources import assignments_dir
 
 from ..grader.test_release import BUNDLED, assert_no_secret_bytes
-from ..conftest import ROOT
+from ..released import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..released import released  # noqa: F401 - a fixture
 from .venvs import build_wheel, copy_venv, run, torch_template
 
 

@@ -1,4 +1,9 @@
-"""Fixtures shared across the test packages: bundled assignments released once per session."""
+"""The ``released`` fixture: bundled assignments released once per test session, for tests/assignments and
+tests/deploy (each conftest imports it; the cache is this module's).
+
+Not a ``tests/conftest.py``: a grading run in this process imports an assignment's ``tests/conftest.py`` under
+the same module name, and pytest would hand it this one instead.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +12,7 @@ from typing import Callable
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_RELEASED: dict[str, tuple] = {}
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +22,7 @@ def released(tmp_path_factory) -> Callable:
     from grader.release import release_assignment
     from grader.resources import assignments_dir
 
-    cache: dict[str, tuple] = {}
+    cache = _RELEASED
 
     def release(name: str):
         if name not in cache:
