@@ -102,8 +102,8 @@ class ReleaseReport:
 
 
 def release_assignment(path: str | Path, out: str | Path, force: bool = False, examples: str | Path | None = None,
-                       torch_index: str = DEFAULT_TORCH_INDEX,
-                       progress: Callable[[str], None] | None = None) -> ReleaseReport:
+                       torch_index: str = DEFAULT_TORCH_INDEX, progress: Callable[[str], None] | None = None,
+                       record: bool = True) -> ReleaseReport:
     """Write the student bundle of the assignment at ``path`` into ``out``.
 
     ``out`` must be new or empty unless ``force``, which replaces its contents
@@ -112,6 +112,8 @@ def release_assignment(path: str | Path, out: str | Path, force: bool = False, e
     grade`` reads) join the solution, the starter and the mutants in recording
     the public tests' expectations. ``torch_index`` is where ``CHECK.md`` and
     the workflow install PyTorch from (``""``: the registry's default).
+    ``record=False`` writes an empty recording (``grader validate`` checks the
+    bundle's make-up without grading anything twice).
     Raises :class:`~grader.errors.InstructorError` when the assignment cannot
     be released as it stands; ``out`` is then untouched.
     """
@@ -149,7 +151,8 @@ def release_assignment(path: str | Path, out: str | Path, force: bool = False, e
         leaks = find_leaks(staging, assignment, secrets)
         if leaks:
             raise InstructorError("refusing to release: " + "; ".join(leaks))
-        report.expectations = _record(assignment, staging, examples, report, progress)
+        report.expectations = _record(assignment, staging, examples, report, progress) if record else \
+            _record_nothing(staging, report, "not recorded (grader validate)")
         problems = audit_generated(staging, [BUNDLE_DIR, *(name for name, what in report.files.items()
                                                            if name not in sources)])
         if problems:
@@ -459,11 +462,9 @@ def _record(assignment: Assignment, staging: Path, examples: str | Path | None, 
             progress: Callable[[str], None] | None) -> Expectations | None:
     """Record the expectations the self-check replays (none without a solution: say so)."""
     if assignment.solution is None:
-        for path in Recording().save(staging / EXPECTATIONS_DIR):
-            report.files[path.relative_to(staging).as_posix()] = "what the public tests' oracle calls return (nothing)"
         report.notes.append("no solution declared: no oracle outcome was recorded, so a public test that calls an "
                             "oracle is checked when graded")
-        return None
+        return _record_nothing(staging, report, "nothing: no solution to record with")
     expectations = record_expectations(assignment, staging, Path(examples) if examples else None, progress)
     for path in sorted((staging / EXPECTATIONS_DIR).iterdir()):
         report.files[path.relative_to(staging).as_posix()] = (
@@ -474,6 +475,13 @@ def _record(assignment: Assignment, staging: Path, examples: str | Path | None, 
         report.notes.append(f"{offline.total_points - offline.checkable_points:g} public points are checked only when "
                             "graded: " + "; ".join(f"{test} ({why})" for test, why in sorted(offline.unchecked.items())[:3]))
     return expectations
+
+
+def _record_nothing(staging: Path, report: ReleaseReport, why: str) -> None:
+    from grader.recorded.recorder import surface_only
+
+    for path in surface_only().save(staging / EXPECTATIONS_DIR):
+        report.files[path.relative_to(staging).as_posix()] = f"what the public tests' oracle calls return ({why})"
 
 
 def _bundle_plan(staging: Path, original: list[PlannedTest]) -> list[PlannedTest]:

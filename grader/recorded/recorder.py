@@ -36,7 +36,7 @@ from grader.recorded.codec import Unencodable, encode, encode_error
 from grader.recorded.keys import Unkeyable, call_key
 from grader.recorded.recording import Recording, changed_in_place, snapshot
 
-__all__ = ["Recorder", "TestCalls", "OfflineReport", "offline_report"]
+__all__ = ["Recorder", "TestCalls", "OfflineReport", "offline_report", "surface_only"]
 
 _REFERENCE = "reference"
 _MISTAKES = "reference.mistakes"
@@ -163,8 +163,9 @@ class Recorder:
         return entries
 
     def _keep_texts(self, entry: Any) -> None:
-        self.recording.mistakes[entry.id] = {"title": entry.title, "explanation": entry.explanation,
-                                             "shadows": entry.shadows}
+        """A mistake's title, for the self-check to name it. Not its explanation: that often spells out the right
+        code, and a bundle shows every student every text, not only those who made the mistake."""
+        self.recording.mistakes[entry.id] = {"title": entry.title, "explanation": "", "shadows": entry.shadows}
 
     # -- patching the oracles ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -267,6 +268,18 @@ def offline_report(calls: dict[tuple[str, str], TestCalls], points: dict[str, fl
                                              "their arguments depend on the student's output")
                 break
     return report
+
+
+def surface_only() -> Recording:
+    """A recording of no call: only what the replayed ``reference`` modules offer (names and constants), so a
+    bundle's tests still import; each oracle call is then checked when graded."""
+    catalogue = importlib.import_module(_MISTAKES)
+    variants = {id(entry.variant) for entry in catalogue.catalogue().values()}
+    recording = Recording()
+    for module in _reference_modules():
+        if module.__name__ != _MISTAKES:
+            recording.modules[module.__name__] = Recorder._surface(module, variants)
+    return recording
 
 
 def _reference_modules() -> list[Any]:

@@ -166,7 +166,7 @@ def test_good_assignment_passes_every_check(tmp_path):
     assert checks["solution: full marks"].detail.startswith("13/13, all 8 tests passed in ")
     assert checks["starter: 0 points"].detail == "0/13"
     assert checks["starter: not implemented yet"].detail == "all 8 tests with points fail with 'not implemented yet'"
-    assert checks["student bundle"].detail == ("8 files, self-check of 6 public tests (10 points); "
+    assert checks["student bundle"].detail == ("12 files, self-check of 6 public tests (10 points); "
                                                "left out: assignment.toml: seed_salt, solution/, tests/test_hidden.py")
     assert (tmp_path / "out" / "solution" / "result.json").is_file()
     assert (tmp_path / "out" / "starter" / "result.json").is_file()
