@@ -34,7 +34,6 @@ import os
 import site
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 
 # Top-level packages of this toolkit that only the grader's process may load.
 TOOLKIT_PACKAGES = ("grader", "reference")
