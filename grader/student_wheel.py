@@ -35,7 +35,8 @@ ROOTS = ("grader.cli_student",)
 # Modules a student's install must never hold: they need the oracles or they are the instructor's tools.
 FORBIDDEN = ("reference", "grader.recorded.recorder", "grader.release", "grader.validate", "grader.mutants",
              "grader.batch", "grader.cli", "grader.expectations", "grader.student_wheel", "grader.distributed",
-             "grader.taskhost", "grader.tasks", "grader.exports.autograder", "grader.exports.autograder_zip")
+             "grader.taskhost", "grader.tasks", "grader.exports.autograder", "grader.exports.autograder_zip",
+             "grader.release_files", "grader.student_install")
 # The toolkit's dependencies that the student-side modules use (pytest-timeout: loaded with -p timeout).
 STUDENT_DEPENDENCIES = ("numpy", "pytest", "pytest-timeout", "click", "rich", "edugrad", "nbformat", "tomli")
 _PACKAGE = Path(grader.__file__).resolve().parent
