@@ -88,6 +88,10 @@ def grade(submissions: Path, assignment_path: Path, out_dir: Path, jobs: int | N
     from grader.report import write_reports
     from grader.roster import load_roster
 
+    from grader.seeding import weak_secret
+
+    if weak_secret():
+        click.echo(f"warning: {weak_secret()}", err=True)
     loaded_roster = load_roster(roster) if roster is not None else None
     with BatchProgress(enabled=output_format == "table") as progress:
         summary = grade_batch(submissions, assignment_path, out_dir, jobs=jobs, regrade=regrade, only=only,

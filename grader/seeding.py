@@ -26,6 +26,19 @@ import os
 import numpy as np
 
 
+# A secret a student can guess from the inputs a hidden test hands their code (one sha256 per guess) is none.
+MIN_SECRET_CHARS = 20
+
+
+def weak_secret() -> str:
+    """A warning when ``GRADER_SEED_SECRET`` is set but short enough to guess; "" otherwise."""
+    secret = os.environ.get("GRADER_SEED_SECRET", "")
+    if secret and len(secret) < MIN_SECRET_CHARS:
+        return (f"GRADER_SEED_SECRET has {len(secret)} characters: student code sees its hidden tests' inputs and can "
+                "try guesses for it; use a random one, e.g. python -c \"import secrets; print(secrets.token_hex(20))\"")
+    return ""
+
+
 def derive_seed(assignment: str, test_id: str, student_id: str, salt: str = "") -> int:
     """A 63-bit seed from (secret, salt, assignment, test, student): the seed of a hidden test."""
     secret = os.environ.get("GRADER_SEED_SECRET", "")

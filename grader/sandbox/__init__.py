@@ -49,9 +49,13 @@ from grader.sandbox.slots import Slot, claim_slot, hand_over, kill_all_processes
 # Enough address space for numpy + torch with glibc arenas capped (design notes).
 MIN_MEMORY_MB = 1024
 PRELOADABLE = ("numpy", "torch", "edugrad")
-# What a worker confined by Landlock may read of /proc: its own folder and machine-wide facts, no other process.
+# What a worker confined by Landlock may read of /proc: its own folder and machine-wide facts, no other process;
+# of /dev the character devices programs read (never a disk: a root worker could read it raw); of /sys what
+# numpy and torch ask about the CPUs and the cgroup's limits.
 PROC_READABLE = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime",
                  "/proc/version", "/proc/sys", "/proc/filesystems")
+DEV_READABLE = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+SYS_READABLE = ("/sys/devices/system/cpu", "/sys/devices/system/node", "/sys/fs/cgroup")
 # Imported by the zygote after the package itself when the assignment uses optimizers (WorkerSpec.optimizers):
 # the first torch.optim optimizer pulls in torch._dynamo lazily, 2-5 s that would otherwise land in one
 # student's test. Where no optimizer is used they are not worth the second and a half they cost every start.
@@ -238,7 +242,7 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         self.backend = choose_backend(self.backend)
-        self.hidden = private_paths(self.hidden)
+        self.hidden = private_paths(self.hidden, roots=[*bwrap_module.SYSTEM_DIRS, *bwrap_module.python_dirs()])
         self.slot = claim_slot()
         self._runtime_tmp = tempfile.TemporaryDirectory(prefix="nlm-grader-runtime-")
         os.chmod(self._runtime_tmp.name, 0o755)
@@ -290,8 +294,9 @@ class Sandbox:
         its secrets) is readable by the same uid, and Landlock does not stop it.
         """
         if self._landlock_view is None:
-            readable, listable = landlock_rules([*bwrap_module.view_paths(self.runtime), "/dev", "/sys"], self.hidden)
-            self._landlock_view = {"read_only": [*readable, *PROC_READABLE], "list_only": [*listable, "/proc"]}
+            readable, listable = landlock_rules(bwrap_module.view_paths(self.runtime), self.hidden)
+            self._landlock_view = {"read_only": [*readable, *PROC_READABLE, *DEV_READABLE, *SYS_READABLE],
+                                   "list_only": [*listable, "/proc"]}
         return self._landlock_view
 
     def describe(self, config: dict) -> dict:

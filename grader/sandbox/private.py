@@ -28,6 +28,7 @@ them differently:
 """
 from __future__ import annotations
 
+import glob
 import importlib.metadata
 import importlib.util
 import os
@@ -41,18 +42,21 @@ TOOLKIT_PACKAGES = ("grader", "reference")
 TOOLKIT_DISTRIBUTIONS = ("nlm-grader", "nlm-grader-check")
 
 
-def private_paths(extra: Iterable[str | os.PathLike] = ()) -> tuple[str, ...]:
+def private_paths(extra: Iterable[str | os.PathLike] = (), roots: Iterable[str] = ()) -> tuple[str, ...]:
     """Absolute, resolved paths a worker must not read: every copy of the toolkit's install, and ``extra``.
 
-    Every copy: the one ``import`` finds, and any other on the path it shadows
+    Every copy: the one ``import`` finds, any other on the path it shadows
     (Gradescope's run_autograder puts the shipped source first, while the venv
-    the sandbox shows holds an installed copy too).
+    the sandbox shows holds an installed copy too), and any in the package
+    folders of the view's ``roots`` (the base interpreter a venv was made
+    from may hold one of its own, which the view shows whole).
     """
     found: set[str] = set()
     for name in TOOLKIT_PACKAGES:
         found.update(_package_folders(name))
         found.update(_copies_on_path(name))
     found.update(_distribution_paths())
+    found.update(_copies_below(roots))
     found.update(_editable_project_roots(found))
     found.update(os.path.realpath(path) for path in extra)
     return tuple(sorted(path for path in found if path and path != "/" and os.path.lexists(path)))
@@ -80,6 +84,33 @@ def _copies_on_path(name: str) -> list[str]:
             if os.path.exists(candidate):
                 copies.append(os.path.realpath(candidate))
     return copies
+
+
+# Where an interpreter below a root keeps its packages (venvs, pyenv, /usr/local, Debian's dist-packages).
+_PACKAGE_FOLDERS = ("lib/python3*/site-packages", "lib/python3*/dist-packages", "lib64/python3*/site-packages",
+                    "local/lib/python3*/site-packages", "local/lib/python3*/dist-packages", "lib/python3/dist-packages")
+_INSTALL_MARKS = ("grader", "reference", "nlm_grader*", "_nlm_grader*.pth", "__editable__*nlm_grader*")
+
+
+def _copies_below(roots: Iterable[str]) -> list[str]:
+    """The toolkit's packages, metadata and ``.pth`` files in every package folder below ``roots``."""
+    copies = []
+    for root in roots:
+        for pattern in _PACKAGE_FOLDERS:
+            for folder in glob.glob(os.path.join(root, pattern)):
+                for mark in _INSTALL_MARKS:
+                    copies += [os.path.realpath(path) for path in glob.glob(os.path.join(folder, mark))
+                               if _is_toolkit(path)]
+    return copies
+
+
+def _is_toolkit(path: str) -> bool:
+    """Whether ``path`` in a package folder is this toolkit's (a ``grader`` package of someone else's is not)."""
+    name = os.path.basename(path)
+    if name in TOOLKIT_PACKAGES:
+        marker = "sandbox" if name == "grader" else "mistakes"
+        return os.path.isdir(os.path.join(path, marker))
+    return True
 
 
 def _site_folders() -> list[str]:

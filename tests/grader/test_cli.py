@@ -280,3 +280,14 @@ def test_batch_where_every_student_fails_still_exits_0(tmp_path):
     summary = json.loads(result.stdout)
     assert {s["id"]: s["score"] for s in summary["submissions"]} == {"crashing": 0.0, "syntax": 0.0, "missing": 0.0}
     assert set(read_grades(out)) == {"crashing", "syntax", "missing"}
+
+
+def test_grade_warns_about_a_seed_secret_short_enough_to_guess(tmp_path, monkeypatch):
+    from grader.seeding import weak_secret
+
+    monkeypatch.setenv("GRADER_SEED_SECRET", "Fall-2026")
+    assert "9 characters" in weak_secret() and "token_hex" in weak_secret()
+    monkeypatch.setenv("GRADER_SEED_SECRET", "a3f1c09e7b2d44e58a6f9c1d2b3e4f50")
+    assert weak_secret() == ""
+    monkeypatch.delenv("GRADER_SEED_SECRET")
+    assert weak_secret() == ""

@@ -185,6 +185,32 @@ def _proc():
         except OSError:
             pass
 
+def _devices():
+    """Raw disks (root reads a filesystem without its permissions), memory devices; the capabilities held."""
+    status = open("/proc/self/status").read()
+    print([line for line in status.splitlines() if line.startswith("Cap")], flush=True)
+    try:
+        names = os.listdir("/dev")
+    except OSError as error:
+        print("closed: /dev listing", error, flush=True)
+        names = []
+    names += ["vda", "vdb", "sda", "sdb", "xvda", "nvme0n1", "dm-0", "mem", "kmem", "port", "sr0",
+              *[f"loop{i}" for i in range(8)]]
+    for name in dict.fromkeys(names):
+        path = "/dev/" + name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if os.read(fd, 512) and name not in ("null", "zero", "full", "random", "urandom", "tty", "ptmx"):
+                print("DEV" + " READABLE", path, flush=True)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def _parent():
     parent = os.getppid()
     print("parent", parent, flush=True)
@@ -192,7 +218,7 @@ def _parent():
         _show(f"/proc/{parent}/root{path}", "parent root")
         _show(f"/proc/self/root{path}", "self root")
 
-for _route, _action in [("proc", _proc), ("parent", _parent)]:
+for _route, _action in [("proc", _proc), ("parent", _parent), ("devices", _devices)]:
     _attempt(_route, _action)
 '''
 

@@ -70,11 +70,13 @@ def test_thieves_get_nothing_and_an_honest_student_full_marks(tmp_path, monkeypa
         output = everything_shown(result)
         assert result.sandbox["backend"] == backend
         assert "ROUTE OPEN" not in output, output[-3000:]
-        assert "MEM READABLE" not in output
+        assert "MEM READABLE" not in output and "DEV READABLE" not in output
         assert SEED_SECRET not in output, f"{thief} read the grader's environment on {backend}"
         assert result.total == 0, f"{thief} scored {result.total} on {backend}"
         assert leaked(output, secrets) == [], f"{thief} printed oracle source on {backend}"
         assert "closed: import" in output or thief != "thief_imports"  # the route was really tried
+        if thief == "thief_proc" and result.sandbox["limits"].get("uid") is None:
+            assert "'CapEff:\\t0000000000000000'" in output, "a worker that keeps root keeps no capability"
 
 
 def test_the_toolkit_install_and_an_editable_checkout_are_private():
@@ -174,3 +176,16 @@ def test_with_the_flag_every_report_and_export_says_files_were_not_isolated(tmp_
     assert results_json(result)["extra_data"]["file_isolation"] is False
     assert b'name="caveat"' in junit_bytes([result])
     assert any("without file isolation" in note for note in canvas_export(folder).notes())
+
+
+def test_copies_in_the_package_folders_of_the_views_roots_are_private(tmp_path):
+    """A venv's base interpreter (a pyenv, /usr/local) may hold an older install of the toolkit: hidden too."""
+    site = tmp_path / "base" / "lib" / "python3.11" / "site-packages"
+    for package, marker in (("reference", "mistakes"), ("grader", "sandbox")):
+        (site / package / marker).mkdir(parents=True)
+    (site / "nlm_grader-0.0.9.dist-info").mkdir()
+    other = tmp_path / "other" / "lib" / "python3.11" / "site-packages" / "grader"  # somebody else's "grader"
+    other.mkdir(parents=True)
+    hidden = private_paths(roots=[str(tmp_path / "base"), str(tmp_path / "other")])
+    assert {str(site / "reference"), str(site / "grader"), str(site / "nlm_grader-0.0.9.dist-info")} <= set(hidden)
+    assert str(other) not in hidden
