@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,3 +222,32 @@ def test_a_test_is_checkable_offline_only_when_no_submission_asked_what_the_solu
     report = offline_report(calls, {"t1": 2.0, "t2": 3.0, "t3": 5.0}, "solution")
     assert report.checkable_points == 2.0 and report.total_points == 10.0
     assert set(report.unchecked) == {"t2", "t3"} and "depend on the student's output" in report.unchecked["t2"]
+
+
+@pytest.mark.slow
+def test_a_check_whose_oracle_call_was_not_recorded_is_checked_when_graded_never_failed(tmp_path):
+    """End to end: a released bundle whose recording lacks the call a public test makes."""
+    import json
+    import shutil
+
+    from grader.check import print_check, run_self_check
+    from grader.release import release_assignment
+    from rich.console import Console
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "assignments" / "diagnosed"
+    bundle = tmp_path / "bundle"
+    release_assignment(fixture, bundle)
+    calls = bundle / ".grader" / "expectations" / "calls.json"
+    recorded = json.loads(calls.read_text())
+    assert "reference.rnn.rnn_cell" in recorded["calls"]
+    shutil.copy(fixture / "solution" / "cell.py", bundle / "cell.py")
+    assert run_self_check(bundle).result.total == 6.0  # the recording answers: the solution passes
+    del recorded["calls"]["reference.rnn.rnn_cell"]
+    calls.write_text(json.dumps(recorded))
+    check = run_self_check(bundle)
+    (test,) = check.result.tests
+    assert test.status == "deferred" and test.points == 0 and "checked when graded" in test.message
+    assert check.ok and "6 of them checked when graded" in check.score_line()
+    console = Console(record=True, width=120)
+    print_check(check, console=console)
+    assert "checked when graded" in console.export_text()
